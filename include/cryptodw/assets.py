@@ -1,0 +1,41 @@
+"""One name per dataset across the stack (Airflow assets, dbt sources, GX suites, lake paths)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+VENUES = ("binance",)
+DATASETS = ("klines", "open_interest", "funding", "liquidations")
+# The majors the demo and the report track; more symbols are a setting, not a code change.
+DEFAULT_SYMBOLS = ("BTCUSDT", "ETHUSDT", "BNBUSDT", "SOLUSDT", "XRPUSDT")
+KLINE_INTERVALS = ("1d", "1h")
+
+
+@dataclass(frozen=True)
+class RawDataset:
+    venue: str
+    dataset: str
+
+    @property
+    def name(self) -> str:
+        """`raw_<venue>__<dataset>`: Airflow asset name, GX suite name."""
+        return f"raw_{self.venue}__{self.dataset}"
+
+    @property
+    def uri(self) -> str:
+        """The Airflow Asset URI (a logical name; the lake may live on disk or in S3)."""
+        return f"cryptodw://raw/{self.venue}/{self.dataset}"
+
+
+RAW_DATASETS = tuple(RawDataset(venue, dataset) for venue in VENUES for dataset in DATASETS)
+WAREHOUSE_ASSET_URI = "cryptodw://warehouse/marts"
+
+MART_MODELS = (
+    "liquidations_daily",
+    "liquidations_weekly",
+    "liquidations_monthly",
+    "open_interest_daily",
+    "open_interest_weekly",
+    "open_interest_monthly",
+    "prices_daily",
+)
