@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from include.cryptodw.assets import DEFAULT_SYMBOLS
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 
@@ -20,6 +22,7 @@ class Settings:
 
     data_dir: Path
     source_mode: str  # "replay" (offline, retained payloads) or "live" (exchange APIs)
+    symbols: tuple[str, ...]  # USD-M perpetual symbols to land, e.g. ("BTCUSDT", "ETHUSDT")
 
     @property
     def lake_dir(self) -> Path:
@@ -82,4 +85,9 @@ def load_settings() -> Settings:
     source_mode = os.environ.get("CRYPTODW_SOURCE_MODE", "replay")
     if source_mode not in ("replay", "live"):
         raise ValueError(f"CRYPTODW_SOURCE_MODE must be 'replay' or 'live', not {source_mode!r}")
-    return Settings(data_dir=data_dir, source_mode=source_mode)
+    symbols = tuple(
+        s.strip().upper()
+        for s in os.environ.get("CRYPTODW_SYMBOLS", ",".join(DEFAULT_SYMBOLS)).split(",")
+        if s.strip()
+    )
+    return Settings(data_dir=data_dir, source_mode=source_mode, symbols=symbols)

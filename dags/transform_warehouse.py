@@ -1,0 +1,87 @@
+"""Build the warehouse with dbt for the landed window, gate each layer, publish a snapshot.
+
+Scheduled on the raw Binance assets: when every landing task of an ingest run has announced
+its window, this DAG builds staging, runs the staging Great Expectations gate, builds facts
+and marts, runs the mart gate, and publishes a read-only snapshot for BI tools. dbt tasks run
+in the one-slot `duckdb_writer` pool: DuckDB allows a single writing process per file.
+A manual run (or the demo) passes `window_start`/`window_end` params instead.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import Asset, Param, dag, task
+
+from include.cryptodw.assets import RAW_DATASETS, WAREHOUSE_ASSET_URI
+
+RAW_ASSETS = [Asset(name=d.name, uri=d.uri) for d in RAW_DATASETS]
+WAREHOUSE = Asset(name="warehouse_marts", uri=WAREHOUSE_ASSET_URI)
+
+
+@dag(
+    schedule=RAW_ASSETS,
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    default_args={
+        "owner": "data-eng",
+        "retries": 1,
+        "retry_delay": pendulum.duration(minutes=1),
+    },
+    params={
+        "window_start": Param(None, type=["null", "string"], format="date"),
+        "window_end": Param(None, type=["null", "string"], format="date"),
+    },
+    tags=["layer:transform"],
+    doc_md=__doc__,
+)
+def transform_warehouse():
+    @task
+    def resolve_window(params=None, triggering_asset_events=None) -> dict:
+        from include.cryptodw.refresh import refresh_window
+
+        return refresh_window(params, triggering_asset_events).as_dict()
+
+    @task(pool="duckdb_writer")
+    def dbt_build_staging(window: dict) -> int:
+        from include.cryptodw.refresh import run_step
+
+        return run_step("build_staging", window)
+
+    @task(pool="duckdb_writer")
+    def validate_staging(window: dict) -> int:
+        from include.cryptodw.refresh import run_step
+
+        return run_step("validate_staging", window)
+
+    @task(pool="duckdb_writer")
+    def dbt_build_marts(window: dict) -> int:
+        from include.cryptodw.refresh import run_step
+
+        return run_step("build_marts", window)
+
+    @task(pool="duckdb_writer")
+    def validate_marts(window: dict) -> int:
+        from include.cryptodw.refresh import run_step
+
+        return run_step("validate_marts", window)
+
+    @task(pool="duckdb_writer", outlets=[WAREHOUSE])
+    def publish_warehouse(run_id=None) -> dict:
+        from include.cryptodw.refresh import publish_snapshot
+        from include.cryptodw.settings import load_settings
+
+        published = publish_snapshot(load_settings(), run_id)
+        return {"path": str(published.path), "mart_rows": published.mart_rows}
+
+    window = resolve_window()
+    (
+        dbt_build_staging(window)
+        >> validate_staging(window)
+        >> dbt_build_marts(window)
+        >> validate_marts(window)
+        >> publish_warehouse()
+    )
+
+
+transform_warehouse()

@@ -1,0 +1,128 @@
+"""Command line for local use: `python -m include.cryptodw.cli <command>`.
+
+  simulate  --preset crash --start 2026-01-01 --end 2026-02-06   prepare the offline exchange
+  land      --start D --end D [--dataset X]                      land a window (progress bar)
+  refresh   --start D --end D                                    dbt build + gates + publish
+  sql       "select ..."                                         query the published snapshot
+  docs      [--serve]                                            generate (and serve) dbt docs
+
+The same package functions run inside the Airflow tasks; this is the way to backfill or debug
+without a scheduler.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from include.cryptodw.settings import load_settings
+from include.cryptodw.windows import Window
+
+
+def _window(args: argparse.Namespace) -> Window:
+    return Window.parse(args.start, args.end)
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from include.cryptodw.offline import prepare_offline_exchange
+
+    report = prepare_offline_exchange(load_settings(), args.preset, _window(args), seed=args.seed)
+    print(report)
+    return 0
+
+
+def cmd_land(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from include.cryptodw.pipeline import land_slice, plan_slices
+
+    settings = load_settings()
+    window = _window(args)
+    plan = plan_slices(window.as_dict(), None, None)
+    slices = [
+        (dataset, s) for dataset, items in plan.items() for s in items
+        if args.dataset in (None, dataset)
+    ]
+    rows = 0
+    for dataset, slice_ in tqdm(slices, desc=f"landing {window.start}..{window.end}", unit="slice"):
+        result = land_slice(
+            settings, dataset, window, symbol=slice_.get("symbol"), interval=slice_.get("interval")
+        )
+        rows += result.rows
+    print(f"landed {rows} rows in {len(slices)} slices")
+    return 0
+
+
+def cmd_refresh(args: argparse.Namespace) -> int:
+    from include.cryptodw.refresh import run_refresh
+
+    published = run_refresh(load_settings(), _window(args))
+    print(f"published {published.path}: {published.mart_rows}")
+    return 0
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    from include.cryptodw.publish import connect_published
+
+    with connect_published(load_settings()) as con:
+        relation = con.sql(args.query)
+        if relation is None:
+            return 0
+        relation.show(max_rows=args.max_rows)
+    return 0
+
+
+def cmd_docs(args: argparse.Namespace) -> int:
+    from include.cryptodw.dbt_runner import run_dbt
+
+    settings = load_settings()
+    run_dbt(settings, "docs", extra_args=["generate"])
+    print(f"dbt docs written to {settings.dbt_target_dir}")
+    if args.serve:
+        import functools
+        import http.server
+
+        handler = functools.partial(
+            http.server.SimpleHTTPRequestHandler, directory=str(settings.dbt_target_dir)
+        )
+        print("serving on http://127.0.0.1:8081 (Ctrl-C to stop)")
+        http.server.ThreadingHTTPServer(("127.0.0.1", 8081), handler).serve_forever()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cryptodw", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def windowed(name: str, handler, help_text: str) -> argparse.ArgumentParser:
+        command = sub.add_parser(name, help=help_text)
+        command.add_argument("--start", required=True, help="first UTC day, YYYY-MM-DD")
+        command.add_argument("--end", required=True, help="day after the last, YYYY-MM-DD")
+        command.set_defaults(handler=handler)
+        return command
+
+    simulate = windowed("simulate", cmd_simulate, "prepare the offline exchange")
+    simulate.add_argument("--preset", default="crash", choices=["calm", "crash"])
+    simulate.add_argument("--seed", type=int, default=7)
+    land = windowed("land", cmd_land, "land a window into the raw lake")
+    land.add_argument("--dataset", choices=["klines", "open_interest", "funding", "liquidations"])
+    windowed("refresh", cmd_refresh, "build, gate and publish the warehouse for a window")
+    sql = sub.add_parser("sql", help="query the published warehouse (read-only)")
+    sql.add_argument("query")
+    sql.add_argument("--max-rows", type=int, default=50)
+    sql.set_defaults(handler=cmd_sql)
+    docs = sub.add_parser("docs", help="generate the dbt docs site")
+    docs.add_argument("--serve", action="store_true", help="serve it on 127.0.0.1:8081")
+    docs.set_defaults(handler=cmd_docs)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""`make demo`: a crash month, offline, through Airflow, into a published DuckDB warehouse.
+
+1. simulate the `crash` preset and retain its payloads as an offline exchange;
+2. initialise Airflow's metadata DB under the data directory;
+3. run `ingest_binance` and then `transform_warehouse` through Airflow (`airflow dags test`
+   executes real task instances), each over the whole window in one run;
+4. print where the warehouse is, headline figures, and how to query it.
+
+Running it again rebuilds the same warehouse: every step replaces what it wrote.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import date
+
+from include.cryptodw.airflow_local import init_airflow, test_dag
+from include.cryptodw.offline import prepare_offline_exchange
+from include.cryptodw.publish import connect_published
+from include.cryptodw.settings import Settings, load_settings
+from include.cryptodw.windows import Window
+
+log = logging.getLogger("cryptodw.demo")
+
+DEMO_WINDOW = Window(date(2026, 1, 1), date(2026, 2, 6))  # 36 UTC days; the crash is the last
+DEMO_PRESET = "crash"
+
+HEADLINE_SQL = """
+with last_day as (
+    select max(price_date) as price_date from marts.prices_daily
+)
+select
+    prices.base_asset,
+    prices.close_usd,
+    prices.change_pct
+from marts.prices_daily as prices
+inner join last_day on prices.price_date = last_day.price_date
+order by prices.base_asset
+"""
+
+LIQUIDATIONS_SQL = """
+select
+    sum(long_liquidations_usd) filter (where liquidation_date = (select max(liquidation_date) from marts.liquidations_daily)) as long_24h_usd,
+    sum(long_liquidations_usd) filter (where liquidation_date > (select max(liquidation_date) - 7 from marts.liquidations_daily)) as long_7d_usd,
+    sum(long_liquidations_usd) filter (where liquidation_date > (select max(liquidation_date) - 30 from marts.liquidations_daily)) as long_30d_usd
+from marts.liquidations_daily
+where base_asset = 'BTC'
+"""
+
+
+def run_demo(settings: Settings, window: Window = DEMO_WINDOW, preset: str = DEMO_PRESET) -> None:
+    steps = [
+        ("simulate the offline exchange", lambda: prepare_offline_exchange(settings, preset, window)),
+        ("initialise Airflow", lambda: init_airflow(settings)),
+        ("run ingest_binance through Airflow", lambda: _run(settings, "ingest_binance", window)),
+        ("run transform_warehouse through Airflow", lambda: _run(settings, "transform_warehouse", window)),
+    ]
+    for number, (title, step) in enumerate(steps, start=1):
+        started = time.monotonic()
+        print(f"[{number}/{len(steps)}] {title} ...", flush=True)
+        step()
+        print(f"      done in {time.monotonic() - started:.1f}s", flush=True)
+    print_summary(settings)
+
+
+def _run(settings: Settings, dag_id: str, window: Window) -> None:
+    test_dag(settings, dag_id, window.end.isoformat(), window.as_dict())
+
+
+def print_summary(settings: Settings) -> None:
+    with connect_published(settings) as con:
+        prices = con.execute(HEADLINE_SQL).fetchall()
+        long_24h, long_7d, long_30d = con.execute(LIQUIDATIONS_SQL).fetchall()[0]
+    print()
+    print(f"Warehouse (read-only snapshot): {settings.published_path}")
+    print("Last day, close and UTC-day change:")
+    for asset, close, change in prices:
+        print(f"  {asset:<5} {close:>12,.2f} USD  {change:+6.2f} %")
+    print(
+        f"BTC long liquidations: 24h {_usd(long_24h)}, 7d {_usd(long_7d)}, 30d {_usd(long_30d)}"
+    )
+    print()
+    print("Query it:")
+    print(f"  .venv/bin/python -m include.cryptodw.cli sql \"select * from marts.liquidations_daily limit 5\"")
+    print(f"  duckdb -readonly {settings.published_path}")
+
+
+def _usd(value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    return f"${value / 1e9:.2f}B" if value >= 1e9 else f"${value / 1e6:.0f}M"
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    run_demo(load_settings())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""Publish the working warehouse as a read-only snapshot for BI tools and analysts.
+
+DuckDB lets one process write a file, and while it does no other process may open it, not even
+read-only. So readers never open the file dbt writes. After the gates pass, the working file is
+checkpointed, copied to a new snapshot file, checked, and renamed over the published name in one
+`os.replace` (blue/green). Readers that already hold the previous file keep reading it whole;
+new readers get the new one. A few previous snapshots are kept for rollback and for readers
+still holding them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from include.cryptodw.assets import MART_MODELS
+from include.cryptodw.settings import Settings
+
+log = logging.getLogger(__name__)
+
+KEEP_SNAPSHOTS = 3
+
+
+class PublishError(RuntimeError):
+    """The candidate snapshot is not fit to publish; the previous one stays published."""
+
+
+@dataclass(frozen=True)
+class Published:
+    path: Path
+    snapshot: Path
+    mart_rows: dict[str, int]
+
+
+def publish(settings: Settings, snapshot_id: str | None = None) -> Published:
+    """Checkpoint, copy, verify and atomically swap in a new published snapshot."""
+    snapshot_id = snapshot_id or datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    snapshots = settings.published_dir / "snapshots"
+    snapshots.mkdir(parents=True, exist_ok=True)
+    _checkpoint(settings.warehouse_path)
+    candidate = snapshots / f"warehouse-{snapshot_id}.duckdb"
+    tmp = candidate.with_name(f".{candidate.name}.tmp")
+    shutil.copyfile(settings.warehouse_path, tmp)
+    mart_rows = verify_snapshot(tmp)
+    os.replace(tmp, candidate)
+    link_tmp = settings.published_path.with_name(f".{settings.published_path.name}.tmp")
+    shutil.copyfile(candidate, link_tmp)
+    os.replace(link_tmp, settings.published_path)
+    _prune(snapshots)
+    log.info("published %s (%s)", settings.published_path, mart_rows)
+    return Published(settings.published_path, candidate, mart_rows)
+
+
+def _checkpoint(path: Path) -> None:
+    with duckdb.connect(str(path)) as con:
+        con.execute("checkpoint")
+
+
+def verify_snapshot(path: Path) -> dict[str, int]:
+    """Every analyst-facing mart exists in schema `marts` and has rows."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        present = {
+            row[0]
+            for row in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'marts'"
+            ).fetchall()
+        }
+        missing = [name for name in MART_MODELS if name not in present]
+        if missing:
+            raise PublishError(f"snapshot {path.name} lacks marts: {', '.join(missing)}")
+        counts = {
+            name: con.execute(f'select count(*) from marts."{name}"').fetchall()[0][0]
+            for name in MART_MODELS
+        }
+    empty = [name for name, rows in counts.items() if rows == 0]
+    if empty:
+        raise PublishError(f"snapshot {path.name} has empty marts: {', '.join(empty)}")
+    return counts
+
+
+def _prune(snapshots: Path) -> None:
+    for old in sorted(snapshots.glob("warehouse-*.duckdb"))[:-KEEP_SNAPSHOTS]:
+        old.unlink()
+        log.info("pruned old snapshot %s", old.name)
+
+
+def connect_published(settings: Settings) -> duckdb.DuckDBPyConnection:
+    """Open the published warehouse read-only (what analysts and BI tools use)."""
+    path = settings.published_path
+    if not path.exists():
+        raise FileNotFoundError(f"no published warehouse at {path}; run `make demo` first")
+    return duckdb.connect(str(path), read_only=True)
