@@ -1,0 +1,792 @@
+"""Great Expectations suites as code: one function per dataset, each returning a
+`gx.ExpectationSuite` named after the dataset (STYLE G2, L3).
+
+GX guards the data at three layer boundaries (G1):
+
+- raw partitions before dbt reads them, `raw_<venue>__<dataset>`, built from the pyarrow schemas
+  in `include.cryptodw.schemas` so that a new venue reuses them;
+- staging views, `stg_<venue>__<dataset>`, where exchange semantics end (D3);
+- the BI-facing marts (`liquidations_daily`, ...), whose column names are the contract.
+
+Some rules span rows, or compare columns with a tolerance, and GE 1.x has no expectation for
+them (rows per symbol-day, a kline opening on its interval boundary, long + short = total within
+1e-6). For those a spec declares *derived columns* (prefixed `_dq_`), computed from the frame
+just before validation, and the suite expects plain things of them.
+
+Expectations at `warning` severity are reported and logged but do not fail the gate. Great
+Expectations is imported inside the builders: importing it costs ~3.6 s.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from include.cryptodw.assets import DATASETS, KLINE_INTERVALS, VENUES, RawDataset
+from include.cryptodw.schemas import RAW_DATASETS
+from include.cryptodw.windows import Window
+
+if TYPE_CHECKING:
+    from great_expectations import ExpectationSuite
+    from great_expectations.expectations import Expectation
+
+WARNING = "warning"
+CRITICAL = "critical"
+
+# Binance publishes open interest every 5 minutes: at most 288 snapshots per symbol and day.
+OI_SNAPSHOTS_PER_DAY = 288
+# Below 90% of them a day has gaps (e.g. archive days with 163 rows); worth a warning only.
+OI_SNAPSHOTS_PER_DAY_WARN_BELOW = 260
+# Funding settles at most hourly.
+FUNDINGS_PER_DAY = 24
+FUNDING_RATE_BOUNDS = (-0.05, 0.05)
+FUNDING_INTERVAL_HOURS = (1, 2, 4, 8)
+ORDER_SIDES = ("BUY", "SELL")
+POSITION_SIDES = ("long", "short")
+# Day-over-day change (percent) beyond these bounds is suspicious, not necessarily wrong.
+CHANGE_PCT_WARN_BOUNDS = (-50.0, 100.0)
+# long + short may differ from total by float rounding only.
+SUM_RELATIVE_TOLERANCE = 1e-6
+
+Derivation = Callable[[pd.DataFrame], pd.Series]
+SuiteBuilder = Callable[[Window | None], "ExpectationSuite"]
+
+
+class MissingSuiteError(KeyError):
+    """A dataset or relation has no suite: a gap in the quality gates."""
+
+
+@dataclass(frozen=True)
+class SuiteSpec:
+    """One dataset's suite plus what a runner needs around it."""
+
+    name: str
+    build: SuiteBuilder  # window -> suite; raw suites need the window, others use it if given
+    time_column: str  # the event time or date a warehouse read is windowed on
+    period: str = "day"  # "week" / "month": `time_column` holds the start date of the period
+    key_columns: tuple[str, ...] = ()  # identify failing rows in error messages
+    derived: Mapping[str, Derivation] = field(default_factory=dict)
+
+    def suite(self, window: Window | None = None) -> ExpectationSuite:
+        """The suite for `window` (None: checks that do not depend on a window only)."""
+        return self.build(window)
+
+    def with_derived_columns(self, df: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+        """A copy of `df` with the derived columns, and {column: error} for those that failed.
+
+        A derived column that cannot be computed (a source column is missing or has the wrong
+        type) is left empty; the caller reports the error as a failure.
+        """
+        frame = df.copy(deep=False)
+        errors: dict[str, str] = {}
+        for name, derive in self.derived.items():
+            try:
+                frame[name] = derive(df)
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                errors[name] = f"{type(exc).__name__}: {exc}"
+                frame[name] = pd.Series(np.nan, index=df.index, dtype="float64")
+        return frame, errors
+
+
+# --------------------------------------------------------------------------- GX building blocks
+
+
+@functools.cache
+def import_gx() -> Any:
+    """Import great_expectations once, without its registration chatter in task logs."""
+    logging.getLogger("great_expectations._docs_decorators").setLevel(logging.WARNING)
+    import great_expectations as gx
+
+    return gx
+
+
+def _gxe() -> Any:
+    return import_gx().expectations
+
+
+def _suite(name: str, expectations: Iterable[Expectation]) -> ExpectationSuite:
+    return import_gx().ExpectationSuite(name=name, expectations=list(expectations))
+
+
+def _columns_exist(columns: Sequence[str], *, ordered: bool) -> list[Expectation]:
+    gxe = _gxe()
+    if ordered:
+        return [gxe.ExpectColumnToExist(column=c, column_index=i) for i, c in enumerate(columns)]
+    return [gxe.ExpectColumnToExist(column=c) for c in columns]
+
+
+def _not_null(columns: Iterable[str], severity: str = CRITICAL) -> list[Expectation]:
+    gxe = _gxe()
+    return [gxe.ExpectColumnValuesToNotBeNull(column=c, severity=severity) for c in columns]
+
+
+def _positive(columns: Iterable[str]) -> list[Expectation]:
+    """Values > 0 (nulls are left to the not-null checks)."""
+    gxe = _gxe()
+    return [gxe.ExpectColumnValuesToBeBetween(column=c, min_value=0, strict_min=True) for c in columns]
+
+
+def _non_negative(columns: Iterable[str]) -> list[Expectation]:
+    gxe = _gxe()
+    return [gxe.ExpectColumnValuesToBeBetween(column=c, min_value=0) for c in columns]
+
+
+def _between(
+    column: str,
+    low: Any = None,
+    high: Any = None,
+    *,
+    strict_max: bool = False,
+    severity: str = CRITICAL,
+) -> Expectation:
+    return _gxe().ExpectColumnValuesToBeBetween(
+        column=column, min_value=low, max_value=high, strict_max=strict_max, severity=severity
+    )
+
+
+def _at_least(pairs: Iterable[tuple[str, str]], *, strict: bool = False) -> list[Expectation]:
+    """For each (a, b): a >= b (a > b if strict) on every row where both are present."""
+    gxe = _gxe()
+    return [
+        gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A=a, column_B=b, or_equal=not strict, ignore_row_if="either_value_is_missing"
+        )
+        for a, b in pairs
+    ]
+
+
+def _in_set(column: str, values: Iterable[Any], severity: str = CRITICAL) -> Expectation:
+    return _gxe().ExpectColumnValuesToBeInSet(
+        column=column, value_set=list(values), severity=severity
+    )
+
+
+def _unique(columns: Sequence[str], severity: str = CRITICAL) -> Expectation:
+    gxe = _gxe()
+    if len(columns) == 1:
+        return gxe.ExpectColumnValuesToBeUnique(column=columns[0], severity=severity)
+    return gxe.ExpectCompoundColumnsToBeUnique(column_list=list(columns), severity=severity)
+
+
+def _in_window(column: str, window: Window) -> Expectation:
+    """start <= column < end (the window is half-open, in UTC days)."""
+    return _between(column, _midnight(window.start), _midnight(window.end), strict_max=True)
+
+
+def _every_day_present(column: str, window: Window) -> Expectation:
+    return _gxe().ExpectColumnDistinctValuesToContainSet(
+        column=column, value_set=[_midnight(day) for day in window.days]
+    )
+
+
+def _midnight(day: Any) -> datetime:
+    return datetime(day.year, day.month, day.day)
+
+
+# --------------------------------------------------------------------------- derived columns
+
+
+def _epoch_ms(ts: pd.Series) -> pd.Series:
+    """Milliseconds since the epoch as float (NaN for missing timestamps)."""
+    return (pd.to_datetime(ts) - pd.Timestamp(0)) / pd.Timedelta(milliseconds=1)
+
+
+_INTERVAL = re.compile(r"(\d+)([mhd])")
+_UNIT_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000}
+
+
+def _interval_ms(interval: object) -> float:
+    """'1h' -> 3_600_000; NaN for intervals not aligned to the epoch (weeks, months)."""
+    match = _INTERVAL.fullmatch(str(interval))
+    return float(int(match[1]) * _UNIT_MS[match[2]]) if match else np.nan
+
+
+def _open_time_offset_ms(df: pd.DataFrame) -> pd.Series:
+    """How far a kline opens after its interval boundary (0 = aligned; 1d opens at 00:00)."""
+    return _epoch_ms(df["open_time"]) % df["interval"].map(_interval_ms).astype("float64")
+
+
+def _rows_per_symbol_day(time_column: str) -> Derivation:
+    def derive(df: pd.DataFrame) -> pd.Series:
+        day = pd.to_datetime(df[time_column]).dt.floor("D")
+        return df.groupby([df["symbol"], day])["symbol"].transform("size").astype("float64")
+
+    return derive
+
+
+def _sides_vs_total_relative_error(long: str, short: str, total: str) -> Derivation:
+    """|long + short - total| relative to the total (absolute below a total of 1)."""
+
+    def derive(df: pd.DataFrame) -> pd.Series:
+        difference = (df[long] + df[short] - df[total]).abs()
+        return difference / df[total].abs().clip(lower=1.0)
+
+    return derive
+
+
+def _sides_minus_total(long: str, short: str, total: str) -> Derivation:
+    def derive(df: pd.DataFrame) -> pd.Series:
+        return (df[long] + df[short] - df[total]).astype("float64")
+
+    return derive
+
+
+def _outside_range_relative(value: str, low: str, high: str) -> Derivation:
+    """How far `value` lies outside [low, high], relative to `high` (0 inside the range).
+
+    Averages can land one float rounding step outside the range of the values they average,
+    so this takes a tolerance where a plain column-pair comparison would not.
+    """
+
+    def derive(df: pd.DataFrame) -> pd.Series:
+        below = (df[low] - df[value]).clip(lower=0)
+        above = (df[value] - df[high]).clip(lower=0)
+        return (below + above) / df[high].abs().clip(lower=1.0)
+
+    return derive
+
+
+def _period_start_offset_days(column: str, period: str) -> Derivation:
+    """Days after the period's first day (0: Monday for weeks, the 1st for months)."""
+
+    def derive(df: pd.DataFrame) -> pd.Series:
+        start = pd.to_datetime(df[column])
+        offset = start.dt.weekday if period == "week" else start.dt.day - 1
+        return offset.astype("float64")
+
+    return derive
+
+
+def _calendar_days_in_period(column: str, period: str) -> Derivation:
+    def derive(df: pd.DataFrame) -> pd.Series:
+        start = pd.to_datetime(df[column])
+        days = pd.Series(7, index=df.index) if period == "week" else start.dt.days_in_month
+        return days.where(start.notna()).astype("float64")
+
+    return derive
+
+
+# --------------------------------------------------------------------------- raw suites
+
+
+def _raw_columns(dataset: str, venue: str) -> tuple[str, list[str], list[str]]:
+    """(suite name, columns in schema order, non-nullable columns) of a raw dataset."""
+    schema, _ = RAW_DATASETS[dataset]
+    required = [f.name for f in schema if not f.nullable]
+    return RawDataset(venue, dataset).name, schema.names, required
+
+
+def _require_window(name: str, window: Window | None) -> Window:
+    if window is None:
+        raise ValueError(f"suite {name} checks event times against the landed window; pass one")
+    return window
+
+
+def raw_klines_suite(venue: str, window: Window | None) -> ExpectationSuite:
+    """`raw_<venue>__klines`: OHLCV candles of one landed window."""
+    name, columns, required = _raw_columns("klines", venue)
+    window = _require_window(name, window)
+    prices = ["open_price", "high_price", "low_price", "close_price"]
+    volumes = ["volume_base", "volume_quote", "trade_count"]
+    volumes += ["taker_buy_volume_base", "taker_buy_volume_quote"]
+    return _suite(
+        name,
+        [
+            *_columns_exist(columns, ordered=True),
+            *_not_null(required),
+            _unique(["symbol", "interval", "open_time"]),
+            _in_set("interval", KLINE_INTERVALS),
+            _in_window("open_time", window),
+            _in_window("close_time", window),
+            *_at_least([("close_time", "open_time")], strict=True),
+            # 1d candles open at 00:00 UTC, 1h candles on the hour.
+            _in_set("_dq_open_time_offset_ms", [0]),
+            *_positive(prices),
+            *_non_negative(volumes),
+            *_at_least(
+                [
+                    ("high_price", "low_price"),
+                    ("high_price", "open_price"),
+                    ("high_price", "close_price"),
+                    ("open_price", "low_price"),
+                    ("close_price", "low_price"),
+                    ("volume_base", "taker_buy_volume_base"),
+                    ("volume_quote", "taker_buy_volume_quote"),
+                ]
+            ),
+        ],
+    )
+
+
+def raw_open_interest_suite(venue: str, window: Window | None) -> ExpectationSuite:
+    """`raw_<venue>__open_interest`: 5-minute open-interest snapshots of one landed window."""
+    name, columns, required = _raw_columns("open_interest", venue)
+    window = _require_window(name, window)
+    per_day = "_dq_rows_per_symbol_day"
+    return _suite(
+        name,
+        [
+            *_columns_exist(columns, ordered=True),
+            *_not_null(required),
+            _unique(["symbol", "snapshot_at"]),
+            _in_window("snapshot_at", window),
+            *_positive(["open_interest_base", "open_interest_quote"]),
+            _between(per_day, 1, OI_SNAPSHOTS_PER_DAY),
+            _between(per_day, OI_SNAPSHOTS_PER_DAY_WARN_BELOW, severity=WARNING),
+        ],
+    )
+
+
+def raw_funding_suite(venue: str, window: Window | None) -> ExpectationSuite:
+    """`raw_<venue>__funding`: funding-rate settlements of one landed window."""
+    name, columns, required = _raw_columns("funding", venue)
+    window = _require_window(name, window)
+    return _suite(
+        name,
+        [
+            *_columns_exist(columns, ordered=True),
+            *_not_null(required),
+            _unique(["symbol", "funding_time"]),
+            _in_window("funding_time", window),
+            _between("funding_rate", *FUNDING_RATE_BOUNDS),
+            _in_set("funding_interval_hours", FUNDING_INTERVAL_HOURS),
+            *_positive(["mark_price"]),
+            _between("_dq_rows_per_symbol_day", 1, FUNDINGS_PER_DAY),
+        ],
+    )
+
+
+def raw_liquidations_suite(venue: str, window: Window | None) -> ExpectationSuite:
+    """`raw_<venue>__liquidations`: forced orders captured from the stream in one window."""
+    name, columns, required = _raw_columns("liquidations", venue)
+    window = _require_window(name, window)
+    return _suite(
+        name,
+        [
+            *_columns_exist(columns, ordered=True),
+            *_not_null(required),
+            _in_set("order_side", ORDER_SIDES),
+            _in_window("trade_time", window),
+            *_positive(["original_qty", "filled_qty", "avg_price", "order_price"]),
+            *_non_negative(["last_filled_qty"]),
+            *_at_least([("original_qty", "filled_qty")]),
+            # The stream can repeat a message across a reconnect; staging must not count it twice.
+            _unique(["symbol", "order_side", "trade_time", "filled_qty", "avg_price"], WARNING),
+        ],
+    )
+
+
+_RAW_SPECS: dict[str, tuple[Callable[[str, Window | None], ExpectationSuite], tuple[str, ...]]] = {
+    "klines": (raw_klines_suite, ("symbol", "interval", "open_time")),
+    "open_interest": (raw_open_interest_suite, ("symbol", "snapshot_at")),
+    "funding": (raw_funding_suite, ("symbol", "funding_time")),
+    "liquidations": (raw_liquidations_suite, ("symbol", "trade_time", "order_side")),
+}
+_RAW_DERIVED: dict[str, dict[str, Derivation]] = {
+    "klines": {"_dq_open_time_offset_ms": _open_time_offset_ms},
+    "open_interest": {"_dq_rows_per_symbol_day": _rows_per_symbol_day("snapshot_at")},
+    "funding": {"_dq_rows_per_symbol_day": _rows_per_symbol_day("funding_time")},
+}
+
+
+def _raw_spec(venue: str, dataset: str) -> SuiteSpec:
+    build, keys = _RAW_SPECS[dataset]
+    return SuiteSpec(
+        name=RawDataset(venue, dataset).name,
+        build=functools.partial(build, venue),
+        time_column=RAW_DATASETS[dataset][1],
+        key_columns=keys,
+        derived=_RAW_DERIVED.get(dataset, {}),
+    )
+
+
+# --------------------------------------------------------------------------- staging suites
+
+# Every venue's staging model of a dataset returns the same columns (D3); these are the ones
+# downstream models rely on. Staging views are windowed on their Hive partition date.
+STAGING_TIME_COLUMN = "_partition_date"
+STAGING_IDS = ("exchange_id", "symbol", "base_asset", "quote_asset", "contract_type")
+CONTRACT_TYPES = ("perpetual", "delivery")
+
+
+def _staging_suite(
+    dataset: str,
+    venue: str,
+    columns: Sequence[str],
+    required: Sequence[str],
+    unique: Sequence[str],
+    expectations: Iterable[Expectation],
+) -> ExpectationSuite:
+    """Shared staging checks: the columns, the ids, the venue, one row per key."""
+    return _suite(
+        f"stg_{venue}__{dataset}",
+        [
+            *_columns_exist([*STAGING_IDS, *columns, STAGING_TIME_COLUMN], ordered=False),
+            *_not_null([*STAGING_IDS, *required, STAGING_TIME_COLUMN]),
+            _in_set("exchange_id", [venue]),
+            _in_set("contract_type", CONTRACT_TYPES),
+            _unique(unique),
+            *expectations,
+        ],
+    )
+
+
+def stg_liquidations_suite(venue: str, window: Window | None = None) -> ExpectationSuite:
+    """`stg_<venue>__liquidations`: one row per liquidation, the position side normalised."""
+    amounts = ["liquidated_qty_coin", "avg_fill_price_quote", "liquidated_notional_quote"]
+    return _staging_suite(
+        "liquidations",
+        venue,
+        columns=["liquidation_id", "position_side", *amounts, "is_sampled_feed", "liquidated_at"],
+        required=["liquidation_id", "position_side", *amounts, "is_sampled_feed", "liquidated_at"],
+        unique=["liquidation_id"],
+        expectations=[_in_set("position_side", POSITION_SIDES), *_positive(amounts)],
+    )
+
+
+def stg_open_interest_suite(venue: str, window: Window | None = None) -> ExpectationSuite:
+    """`stg_<venue>__open_interest`: one row per symbol and snapshot."""
+    return _staging_suite(
+        "open_interest",
+        venue,
+        columns=["open_interest_coin", "open_interest_quote", "snapshot_at"],
+        required=["open_interest_coin", "snapshot_at"],
+        unique=["symbol", "snapshot_at"],
+        expectations=_positive(["open_interest_coin", "open_interest_quote"]),
+    )
+
+
+def stg_funding_suite(venue: str, window: Window | None = None) -> ExpectationSuite:
+    """`stg_<venue>__funding`: one row per symbol and funding settlement."""
+    return _staging_suite(
+        "funding",
+        venue,
+        columns=["funding_rate", "funding_interval_hours", "mark_price_quote", "funding_at"],
+        required=["funding_rate", "funding_at"],
+        unique=["symbol", "funding_at"],
+        expectations=[
+            _between("funding_rate", *FUNDING_RATE_BOUNDS),
+            *_positive(["funding_interval_hours", "mark_price_quote"]),
+        ],
+    )
+
+
+KLINE_PRICES = ("open_price_quote", "high_price_quote", "low_price_quote", "close_price_quote")
+
+
+def stg_klines_suite(venue: str, window: Window | None = None) -> ExpectationSuite:
+    """`stg_<venue>__klines`: one row per symbol, interval and candle."""
+    times = ["candle_open_at", "candle_close_at"]
+    volumes = ["volume_coin", "volume_quote"]
+    high, low = "high_price_quote", "low_price_quote"
+    return _staging_suite(
+        "klines",
+        venue,
+        columns=["kline_interval", *KLINE_PRICES, *volumes, *times],
+        required=["kline_interval", *KLINE_PRICES, *volumes, *times],
+        unique=["symbol", "kline_interval", "candle_open_at"],
+        expectations=[
+            *_positive(KLINE_PRICES),
+            *_non_negative(volumes),
+            *_at_least([("candle_close_at", "candle_open_at")], strict=True),
+            *_at_least(
+                [
+                    (high, low),
+                    (high, "open_price_quote"),
+                    (high, "close_price_quote"),
+                    ("open_price_quote", low),
+                    ("close_price_quote", low),
+                ]
+            ),
+        ],
+    )
+
+
+def stg_landing_manifests_suite(window: Window | None = None) -> ExpectationSuite:
+    """`stg_landing__manifests`: one row per landed day file; says what was captured when."""
+    gxe = _gxe()
+    required = [
+        "exchange_id", "dataset", "part", "file_sha256", "landed_row_count",
+        "is_market_wide", "capture_date", "landed_at", STAGING_TIME_COLUMN,
+    ]  # fmt: skip
+    return _suite(
+        "stg_landing__manifests",
+        [
+            *_columns_exist([*required, "symbol", "kline_interval"], ordered=False),
+            *_not_null(required),
+            _unique(["exchange_id", "dataset", "part", "capture_date"]),
+            _in_set("exchange_id", VENUES),
+            _in_set("dataset", DATASETS),
+            *_non_negative(["landed_row_count"]),
+            gxe.ExpectColumnValuesToMatchRegex(column="file_sha256", regex=r"^[0-9a-f]{64}$"),
+            gxe.ExpectColumnPairValuesToBeEqual(
+                column_A="capture_date", column_B=STAGING_TIME_COLUMN
+            ),
+        ],
+    )
+
+
+_STAGING_SPECS: dict[str, tuple[Callable[..., ExpectationSuite], tuple[str, ...]]] = {
+    "liquidations": (stg_liquidations_suite, ("symbol", "liquidated_at")),
+    "open_interest": (stg_open_interest_suite, ("symbol", "snapshot_at")),
+    "funding": (stg_funding_suite, ("symbol", "funding_at")),
+    "klines": (stg_klines_suite, ("symbol", "kline_interval", "candle_open_at")),
+}
+
+
+def _staging_spec(venue: str, dataset: str) -> SuiteSpec:
+    build, keys = _STAGING_SPECS[dataset]
+    return SuiteSpec(
+        name=f"stg_{venue}__{dataset}",
+        build=functools.partial(build, venue),
+        time_column=STAGING_TIME_COLUMN,
+        key_columns=keys,
+    )
+
+
+_MANIFESTS_SPEC = SuiteSpec(
+    name="stg_landing__manifests",
+    build=stg_landing_manifests_suite,
+    time_column=STAGING_TIME_COLUMN,
+    key_columns=("exchange_id", "dataset", "part", "capture_date"),
+)
+
+
+# --------------------------------------------------------------------------- mart suites
+
+GRAIN_COLUMNS = ("exchange_id", "base_asset")
+PERIOD_COLUMNS = ("days_in_period", "days_with_data", "is_complete_period")
+PERIOD_DATE_COLUMNS = {"day": None, "week": "week_start_date", "month": "month_start_date"}
+
+LIQUIDATION_USD = ("long_liquidations_usd", "short_liquidations_usd", "total_liquidations_usd")
+LIQUIDATION_COIN = ("long_liquidations_coin", "short_liquidations_coin")
+LIQUIDATION_COUNTS = ("long_liquidation_count", "short_liquidation_count", "liquidation_count")
+LIQUIDATION_MEASURES = (
+    *LIQUIDATION_USD, *LIQUIDATION_COIN, *LIQUIDATION_COUNTS,
+    "largest_liquidation_usd", "is_sampled_feed",
+)  # fmt: skip
+
+OPEN_INTEREST_COIN = tuple(f"open_interest_coin_{agg}" for agg in ("close", "avg", "min", "max"))
+OPEN_INTEREST_USD = tuple(f"open_interest_usd_{agg}" for agg in ("close", "avg", "min", "max"))
+OPEN_INTEREST_MEASURES = (
+    *OPEN_INTEREST_COIN, *OPEN_INTEREST_USD,
+    "snapshot_count", "open_interest_usd_change_pct", "open_interest_coin_change_pct",
+)  # fmt: skip
+
+PRICE_OHLC = ("open_usd", "high_usd", "low_usd", "close_usd")
+PRICE_MEASURES = (*PRICE_OHLC, "volume_coin", "volume_usd", "change_pct")
+
+
+def _mart_columns(date_column: str, measures: Sequence[str], period: str) -> list[str]:
+    extra = PERIOD_COLUMNS if period != "day" else ()
+    return [date_column, *GRAIN_COLUMNS, *measures, *extra]
+
+
+def _mart_frame_checks(
+    date_column: str, measures: Sequence[str], period: str, window: Window | None
+) -> list[Expectation]:
+    """Columns, grain and period rules every mart shares."""
+    checks = [
+        *_columns_exist(_mart_columns(date_column, measures, period), ordered=False),
+        *_not_null([date_column, *GRAIN_COLUMNS]),
+        _unique([date_column, *GRAIN_COLUMNS]),
+    ]
+    if period == "day":
+        if window is not None:
+            checks.append(_every_day_present(date_column, window))
+        return checks
+    gxe = _gxe()
+    return [
+        *checks,
+        *_not_null(PERIOD_COLUMNS),
+        # Weeks start on Monday (ISO), months on the 1st.
+        _in_set("_dq_period_start_offset_days", [0]),
+        gxe.ExpectColumnPairValuesToBeEqual(
+            column_A="days_in_period",
+            column_B="_dq_calendar_days_in_period",
+            ignore_row_if="either_value_is_missing",
+        ),
+        *_non_negative(["days_with_data"]),
+        *_at_least([("days_in_period", "days_with_data")]),
+    ]
+
+
+def _period_derived(date_column: str, period: str) -> dict[str, Derivation]:
+    if period == "day":
+        return {}
+    return {
+        "_dq_period_start_offset_days": _period_start_offset_days(date_column, period),
+        "_dq_calendar_days_in_period": _calendar_days_in_period(date_column, period),
+    }
+
+
+def _liquidations_suite(name: str, period: str, window: Window | None) -> ExpectationSuite:
+    date_column = PERIOD_DATE_COLUMNS[period] or "liquidation_date"
+    return _suite(
+        name,
+        [
+            *_mart_frame_checks(date_column, LIQUIDATION_MEASURES, period, window),
+            *_not_null([*LIQUIDATION_USD, *LIQUIDATION_COIN, *LIQUIDATION_COUNTS]),
+            *_not_null(["is_sampled_feed"]),
+            *_non_negative([*LIQUIDATION_USD, *LIQUIDATION_COIN, *LIQUIDATION_COUNTS]),
+            *_non_negative(["largest_liquidation_usd"]),
+            _between("_dq_usd_sides_vs_total", 0, SUM_RELATIVE_TOLERANCE),
+            _in_set("_dq_count_sides_minus_total", [0]),
+            *_at_least([("total_liquidations_usd", "largest_liquidation_usd")]),
+        ],
+    )
+
+
+def liquidations_daily_suite(window: Window | None = None) -> ExpectationSuite:
+    """`liquidations_daily`: exchange x base asset x UTC day; with a window, every day present."""
+    return _liquidations_suite("liquidations_daily", "day", window)
+
+
+def liquidations_weekly_suite(window: Window | None = None) -> ExpectationSuite:
+    """`liquidations_weekly`: exchange x base asset x ISO week."""
+    return _liquidations_suite("liquidations_weekly", "week", window)
+
+
+def liquidations_monthly_suite(window: Window | None = None) -> ExpectationSuite:
+    """`liquidations_monthly`: exchange x base asset x calendar month."""
+    return _liquidations_suite("liquidations_monthly", "month", window)
+
+
+def _open_interest_suite(name: str, period: str, window: Window | None) -> ExpectationSuite:
+    date_column = PERIOD_DATE_COLUMNS[period] or "snapshot_date"
+    most_snapshots = OI_SNAPSHOTS_PER_DAY if period == "day" else None
+    ranges = []
+    for unit in ("coin", "usd"):
+        low, close, high = (f"open_interest_{unit}_{agg}" for agg in ("min", "close", "max"))
+        ranges += [(close, low), (high, close), (high, low)]
+    return _suite(
+        name,
+        [
+            *_mart_frame_checks(date_column, OPEN_INTEREST_MEASURES, period, window),
+            *_not_null([*OPEN_INTEREST_COIN, *OPEN_INTEREST_USD, "snapshot_count"]),
+            *_non_negative([*OPEN_INTEREST_COIN, *OPEN_INTEREST_USD]),
+            # min <= close <= max, and min <= avg <= max up to float rounding
+            *_at_least(ranges),
+            _between("_dq_coin_avg_outside_range", 0, 1e-9),
+            _between("_dq_usd_avg_outside_range", 0, 1e-9),
+            _between("snapshot_count", 1, most_snapshots),
+            _between("open_interest_usd_change_pct", *CHANGE_PCT_WARN_BOUNDS, severity=WARNING),
+            _between("open_interest_coin_change_pct", *CHANGE_PCT_WARN_BOUNDS, severity=WARNING),
+        ],
+    )
+
+
+def open_interest_daily_suite(window: Window | None = None) -> ExpectationSuite:
+    """`open_interest_daily`: exchange x base asset x UTC day (a stock: close/avg/min/max)."""
+    return _open_interest_suite("open_interest_daily", "day", window)
+
+
+def open_interest_weekly_suite(window: Window | None = None) -> ExpectationSuite:
+    """`open_interest_weekly`: exchange x base asset x ISO week."""
+    return _open_interest_suite("open_interest_weekly", "week", window)
+
+
+def open_interest_monthly_suite(window: Window | None = None) -> ExpectationSuite:
+    """`open_interest_monthly`: exchange x base asset x calendar month."""
+    return _open_interest_suite("open_interest_monthly", "month", window)
+
+
+def prices_daily_suite(window: Window | None = None) -> ExpectationSuite:
+    """`prices_daily`: exchange x base asset x UTC day, from daily candles."""
+    return _suite(
+        "prices_daily",
+        [
+            *_mart_frame_checks("price_date", PRICE_MEASURES, "day", window),
+            *_not_null([*PRICE_OHLC, "volume_coin", "volume_usd"]),
+            *_positive(PRICE_OHLC),
+            *_non_negative(["volume_coin", "volume_usd"]),
+            *_at_least(
+                [
+                    ("high_usd", "low_usd"),
+                    ("high_usd", "open_usd"),
+                    ("high_usd", "close_usd"),
+                    ("open_usd", "low_usd"),
+                    ("close_usd", "low_usd"),
+                ]
+            ),
+            _between("change_pct", *CHANGE_PCT_WARN_BOUNDS, severity=WARNING),
+        ],
+    )
+
+
+def _mart_spec(name: str, build: SuiteBuilder, period: str) -> SuiteSpec:
+    entity = name.rsplit("_", 1)[0]
+    day_column = {"liquidations": "liquidation_date", "open_interest": "snapshot_date"}
+    date_column = PERIOD_DATE_COLUMNS[period] or day_column.get(entity, "price_date")
+    derived = dict(_period_derived(date_column, period))
+    if entity == "liquidations":
+        derived["_dq_usd_sides_vs_total"] = _sides_vs_total_relative_error(*LIQUIDATION_USD)
+        derived["_dq_count_sides_minus_total"] = _sides_minus_total(*LIQUIDATION_COUNTS)
+    if entity == "open_interest":
+        for unit in ("coin", "usd"):
+            avg, low, high = (f"open_interest_{unit}_{agg}" for agg in ("avg", "min", "max"))
+            derived[f"_dq_{unit}_avg_outside_range"] = _outside_range_relative(avg, low, high)
+    return SuiteSpec(
+        name=name,
+        build=build,
+        time_column=date_column,
+        period=period,
+        key_columns=(date_column, *GRAIN_COLUMNS),
+        derived=derived,
+    )
+
+
+_MART_SPECS = {
+    spec.name: spec
+    for spec in (
+        _mart_spec("liquidations_daily", liquidations_daily_suite, "day"),
+        _mart_spec("liquidations_weekly", liquidations_weekly_suite, "week"),
+        _mart_spec("liquidations_monthly", liquidations_monthly_suite, "month"),
+        _mart_spec("open_interest_daily", open_interest_daily_suite, "day"),
+        _mart_spec("open_interest_weekly", open_interest_weekly_suite, "week"),
+        _mart_spec("open_interest_monthly", open_interest_monthly_suite, "month"),
+        _mart_spec("prices_daily", prices_daily_suite, "day"),
+    )
+}
+
+# --------------------------------------------------------------------------- lookup
+
+# Relations that deliberately have no suite, with the reason. Everything else in a validated
+# layer must have one: a relation without a suite is a gap, and the runner fails on it.
+UNVALIDATED_RELATIONS: dict[str, str] = {}
+
+_LAYERED_NAME = re.compile(r"(?P<layer>raw|stg)_(?P<venue>[a-z0-9]+)__(?P<dataset>[a-z0-9_]+)")
+
+
+def suite_spec(name: str) -> SuiteSpec:
+    """The spec of suite `name` (raw_<venue>__<dataset>, stg_<venue>__<dataset> or a mart)."""
+    if name in _MART_SPECS:
+        return _MART_SPECS[name]
+    if name == _MANIFESTS_SPEC.name:
+        return _MANIFESTS_SPEC
+    match = _LAYERED_NAME.fullmatch(name)
+    if match and match["layer"] == "raw" and match["dataset"] in _RAW_SPECS:
+        return _raw_spec(match["venue"], match["dataset"])
+    if match and match["layer"] == "stg" and match["dataset"] in _STAGING_SPECS:
+        return _staging_spec(match["venue"], match["dataset"])
+    raise MissingSuiteError(name)
+
+
+def suite_names(layer: str) -> list[str]:
+    """Every suite of `layer` ("raw", "staging" or "marts") for the venues in `assets.VENUES`."""
+    if layer == "raw":
+        return [RawDataset(v, d).name for v in VENUES for d in DATASETS if d in _RAW_SPECS]
+    if layer == "staging":
+        venues = [f"stg_{v}__{d}" for v in VENUES for d in DATASETS if d in _STAGING_SPECS]
+        return [*venues, _MANIFESTS_SPEC.name]
+    if layer == "marts":
+        return list(_MART_SPECS)
+    raise ValueError(f"unknown layer {layer!r}")

@@ -1,0 +1,350 @@
+"""Valid fixture rows for every quality suite; each test breaks a copy in one known way.
+
+The window is three UTC days, Tue 2024-01-30 .. Thu 2024-02-01, so it crosses a month boundary
+(and 2024 is a leap year: February has 29 days).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from include.cryptodw.schemas import RAW_DATASETS
+from include.cryptodw.windows import Window
+
+WINDOW = Window(date(2024, 1, 30), date(2024, 2, 2))
+SYMBOLS = ("BTCUSDT", "ETHUSDT")
+ASSETS = ("BTC", "ETH")
+MS = timedelta(milliseconds=1)
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day)
+
+
+def _candle(symbol: str, interval: str, opened: datetime, length: timedelta) -> dict:
+    return {
+        "symbol": symbol,
+        "interval": interval,
+        "open_time": opened,
+        "close_time": opened + length - MS,
+        "open_price": 100.0,
+        "high_price": 110.0,
+        "low_price": 90.0,
+        "close_price": 105.0,
+        "volume_base": 1_000.0,
+        "volume_quote": 100_000.0,
+        "trade_count": 500,
+        "taker_buy_volume_base": 400.0,
+        "taker_buy_volume_quote": 40_000.0,
+        "_source": "test://klines",
+    }
+
+
+def raw_klines() -> list[dict]:
+    """Per symbol: one 1d candle per window day, and the first two 1h candles of day one."""
+    rows = []
+    for symbol in SYMBOLS:
+        for day in WINDOW.days:
+            rows.append(_candle(symbol, "1d", _midnight(day), timedelta(days=1)))
+        for hour in range(2):
+            opened = _midnight(WINDOW.start) + timedelta(hours=hour)
+            rows.append(_candle(symbol, "1h", opened, timedelta(hours=1)))
+    return rows
+
+
+def raw_open_interest() -> list[dict]:
+    """Per symbol and day: all 288 five-minute snapshots."""
+    return [
+        {
+            "symbol": symbol,
+            "snapshot_at": _midnight(day) + timedelta(minutes=5 * i),
+            "open_interest_base": 1_000.0 + i,
+            "open_interest_quote": (1_000.0 + i) * 100.0,
+            "_source": "test://metrics",
+        }
+        for symbol in SYMBOLS
+        for day in WINDOW.days
+        for i in range(288)
+    ]
+
+
+def raw_funding() -> list[dict]:
+    """Per symbol and day: three 8-hourly settlements."""
+    return [
+        {
+            "symbol": symbol,
+            "funding_time": _midnight(day) + timedelta(hours=hour),
+            "funding_rate": 0.0001,
+            "funding_interval_hours": 8,
+            "mark_price": 100.0,
+            "_source": "test://funding",
+        }
+        for symbol in SYMBOLS
+        for day in WINDOW.days
+        for hour in (0, 8, 16)
+    ]
+
+
+def raw_liquidations() -> list[dict]:
+    """One long (SELL order) and one short (BUY order) liquidation per symbol and day."""
+    return [
+        {
+            "symbol": symbol,
+            "order_side": side,
+            "order_type": "LIMIT",
+            "time_in_force": "IOC",
+            "order_status": "FILLED",
+            "original_qty": 0.5,
+            "last_filled_qty": 0.5,
+            "filled_qty": 0.5,
+            "order_price": 99.0,
+            "avg_price": 100.0,
+            "trade_time": _midnight(day) + timedelta(hours=hour),
+            "event_time": _midnight(day) + timedelta(hours=hour, milliseconds=5),
+            "received_at": _midnight(day) + timedelta(hours=hour, milliseconds=40),
+            "_source": "test://force-orders",
+        }
+        for symbol in SYMBOLS
+        for day in WINDOW.days
+        for hour, side in ((3, "SELL"), (15, "BUY"))
+    ]
+
+
+def _staged(rows: list[dict], time_column: str, renames: dict[str, str], **derived: Callable) -> list[dict]:
+    """Raw rows as a staging model returns them: ids, renamed columns, partition date."""
+    return [
+        {
+            "exchange_id": "binance",
+            "symbol": row["symbol"],
+            "base_asset": row["symbol"].removesuffix("USDT"),
+            "quote_asset": "USDT",
+            "contract_type": "perpetual",
+            **{new: row[old] for old, new in renames.items()},
+            **{name: derive(row) for name, derive in derived.items()},
+            "_partition_date": pd.Timestamp(row[time_column].date()),
+        }
+        for row in rows
+    ]
+
+
+def stg_liquidations() -> list[dict]:
+    renames = {
+        "filled_qty": "liquidated_qty_coin",
+        "avg_price": "avg_fill_price_quote",
+        "trade_time": "liquidated_at",
+    }
+    return _staged(
+        raw_liquidations(),
+        "trade_time",
+        renames,
+        liquidation_id=lambda row: f"{row['symbol']}-{row['trade_time']:%Y%m%d%H}",
+        position_side=lambda row: "long" if row["order_side"] == "SELL" else "short",
+        liquidated_notional_quote=lambda row: row["filled_qty"] * row["avg_price"],
+        is_sampled_feed=lambda row: True,
+    )
+
+
+def stg_open_interest() -> list[dict]:
+    renames = {
+        "open_interest_base": "open_interest_coin",
+        "open_interest_quote": "open_interest_quote",
+        "snapshot_at": "snapshot_at",
+    }
+    return _staged(raw_open_interest(), "snapshot_at", renames)
+
+
+def stg_funding() -> list[dict]:
+    renames = {
+        "funding_rate": "funding_rate",
+        "funding_interval_hours": "funding_interval_hours",
+        "mark_price": "mark_price_quote",
+        "funding_time": "funding_at",
+    }
+    return _staged(raw_funding(), "funding_time", renames)
+
+
+def stg_klines() -> list[dict]:
+    renames = {
+        "interval": "kline_interval",
+        **{f"{p}_price": f"{p}_price_quote" for p in ("open", "high", "low", "close")},
+        "volume_base": "volume_coin",
+        "volume_quote": "volume_quote",
+        "open_time": "candle_open_at",
+        "close_time": "candle_close_at",
+    }
+    return _staged(raw_klines(), "open_time", renames)
+
+
+def stg_manifests() -> list[dict]:
+    """One manifest per landed kline file: symbol x 1d x window day."""
+    return [
+        {
+            "exchange_id": "binance",
+            "dataset": "klines",
+            "part": f"{symbol}-1d",
+            "symbol": symbol,
+            "kline_interval": "1d",
+            "file_sha256": f"{index:064x}",
+            "landed_row_count": 1,
+            "is_market_wide": False,
+            "capture_date": pd.Timestamp(day),
+            "landed_at": _midnight(WINDOW.end) + timedelta(minutes=index),
+            "first_fetched_at": _midnight(WINDOW.end),
+            "_partition_date": pd.Timestamp(day),
+        }
+        for index, (symbol, day) in enumerate((s, d) for s in SYMBOLS for d in WINDOW.days)
+    ]
+
+
+def _daily_grain(date_column: str) -> list[dict]:
+    return [
+        {date_column: pd.Timestamp(day), "exchange_id": "binance", "base_asset": asset}
+        for day in WINDOW.days
+        for asset in ASSETS
+    ]
+
+
+LIQUIDATION_MEASURES = {
+    "long_liquidations_usd": 1_000.0,
+    "short_liquidations_usd": 500.0,
+    "total_liquidations_usd": 1_500.0,
+    "long_liquidations_coin": 10.0,
+    "short_liquidations_coin": 5.0,
+    "long_liquidation_count": 3,
+    "short_liquidation_count": 2,
+    "liquidation_count": 5,
+    "largest_liquidation_usd": 800.0,
+    "is_sampled_feed": True,
+}
+
+
+def _open_interest_measures() -> dict:
+    coin = {"close": 100.0, "avg": 95.0, "min": 90.0, "max": 105.0}
+    return {
+        **{f"open_interest_coin_{agg}": value for agg, value in coin.items()},
+        **{f"open_interest_usd_{agg}": value * 40_000.0 for agg, value in coin.items()},
+        "snapshot_count": 288,
+        "open_interest_usd_change_pct": 1.5,
+        "open_interest_coin_change_pct": -0.5,
+    }
+
+
+def _periods(date_column: str, starts_and_lengths: list[tuple[date, int, int, bool]]) -> list[dict]:
+    return [
+        {
+            date_column: pd.Timestamp(start),
+            "exchange_id": "binance",
+            "base_asset": asset,
+            "days_in_period": days_in_period,
+            "days_with_data": days_with_data,
+            "is_complete_period": complete,
+        }
+        for start, days_in_period, days_with_data, complete in starts_and_lengths
+        for asset in ASSETS
+    ]
+
+
+WEEKS = [(date(2024, 1, 29), 7, 3, False)]
+MONTHS = [(date(2024, 1, 1), 31, 2, True), (date(2024, 2, 1), 29, 1, False)]
+
+
+def liquidations_daily() -> list[dict]:
+    return [{**row, **LIQUIDATION_MEASURES} for row in _daily_grain("liquidation_date")]
+
+
+def liquidations_weekly() -> list[dict]:
+    return [{**row, **LIQUIDATION_MEASURES} for row in _periods("week_start_date", WEEKS)]
+
+
+def liquidations_monthly() -> list[dict]:
+    return [{**row, **LIQUIDATION_MEASURES} for row in _periods("month_start_date", MONTHS)]
+
+
+def open_interest_daily() -> list[dict]:
+    return [{**row, **_open_interest_measures()} for row in _daily_grain("snapshot_date")]
+
+
+def open_interest_weekly() -> list[dict]:
+    return [{**row, **_open_interest_measures()} for row in _periods("week_start_date", WEEKS)]
+
+
+def open_interest_monthly() -> list[dict]:
+    return [{**row, **_open_interest_measures()} for row in _periods("month_start_date", MONTHS)]
+
+
+def prices_daily() -> list[dict]:
+    prices = {
+        "open_usd": 100.0,
+        "high_usd": 110.0,
+        "low_usd": 90.0,
+        "close_usd": 105.0,
+        "volume_coin": 1_000.0,
+        "volume_usd": 100_000.0,
+        "change_pct": 2.0,
+    }
+    return [{**row, **prices} for row in _daily_grain("price_date")]
+
+
+GOOD_ROWS: dict[str, Callable[[], list[dict]]] = {
+    "raw_binance__klines": raw_klines,
+    "raw_binance__open_interest": raw_open_interest,
+    "raw_binance__funding": raw_funding,
+    "raw_binance__liquidations": raw_liquidations,
+    "stg_binance__liquidations": stg_liquidations,
+    "stg_binance__open_interest": stg_open_interest,
+    "stg_binance__funding": stg_funding,
+    "stg_binance__klines": stg_klines,
+    "stg_landing__manifests": stg_manifests,
+    "liquidations_daily": liquidations_daily,
+    "liquidations_weekly": liquidations_weekly,
+    "liquidations_monthly": liquidations_monthly,
+    "open_interest_daily": open_interest_daily,
+    "open_interest_weekly": open_interest_weekly,
+    "open_interest_monthly": open_interest_monthly,
+    "prices_daily": prices_daily,
+}
+
+
+def raw_table(suite_name: str, rows: list[dict]) -> pa.Table:
+    """Rows of a raw suite as a table typed by the dataset's pyarrow schema."""
+    dataset = suite_name.split("__", 1)[1]
+    return pa.Table.from_pylist(rows, schema=RAW_DATASETS[dataset][0])
+
+
+@pytest.fixture
+def good_rows() -> Callable[[str], list[dict]]:
+    """`good_rows(suite_name)`: a fresh copy of valid rows for that suite."""
+    return lambda suite_name: copy.deepcopy(GOOD_ROWS[suite_name]())
+
+
+@pytest.fixture
+def window() -> Window:
+    return WINDOW
+
+
+@pytest.fixture
+def validate() -> Callable[..., object]:
+    """`validate(suite_name, rows)`: raw rows go through `validate_raw_table` as a typed table;
+    staging and mart rows through `validate_frame` as a DataFrame; both with the fixture window."""
+    from include.cryptodw.quality import validate_frame, validate_raw_table
+
+    def run(suite_name: str, rows: list[dict], **kwargs: object) -> object:
+        if suite_name.startswith("raw_"):
+            venue, dataset = suite_name.removeprefix("raw_").split("__", 1)
+            table = raw_table(suite_name, rows)
+            return validate_raw_table(table, venue, dataset, WINDOW.start, WINDOW.end)
+        return validate_frame(
+            pd.DataFrame(rows),
+            suite_name,
+            window_start=WINDOW.start,
+            window_end=WINDOW.end,
+            **kwargs,
+        )
+
+    return run
