@@ -1,0 +1,62 @@
+{#- The body of a staging import CTE: the source's documented columns, named explicitly (so raw
+    schema drift never leaks downstream), read through dbt-duckdb's external_location.
+
+    A glob that matches no file at all (a dataset never landed on a fresh lake) makes DuckDB's
+    read_parquet/read_json fail. In that case this returns a typed, empty relation built from
+    the `data_type`s in the source YAML, so the build still works. Days without events are
+    landed as empty parquet files, which read normally. -#}
+{% macro select_source_columns(source_name, table_name) -%}
+    {%- set relation = source(source_name, table_name) -%}
+    {%- set columns = source_columns(source_name, table_name) -%}
+    {%- if source_has_files(relation) %}
+    select
+        {%- for column in columns %}
+        {{ adapter.quote(column.name) }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from {{ relation }}
+    {%- else %}
+    -- no file matches this source yet: an empty relation with the documented types
+    select
+        {%- for column in columns %}
+        cast(null as {{ column.data_type }}) as {{ adapter.quote(column.name) }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    where false
+    {%- endif %}
+{%- endmacro %}
+
+{#- The columns (name, data_type) declared for a source table in its YAML, in order. -#}
+{% macro source_columns(source_name, table_name) -%}
+    {%- if not execute -%}
+        {{ return([{'name': '*', 'data_type': none}]) }}
+    {%- endif -%}
+    {%- set matches = graph.sources.values()
+        | selectattr('source_name', 'equalto', source_name)
+        | selectattr('name', 'equalto', table_name)
+        | list -%}
+    {%- set columns = matches[0].columns.values() | list if matches else [] -%}
+    {%- if not columns -%}
+        {{ exceptions.raise_compiler_error(
+            "source " ~ source_name ~ "." ~ table_name ~ " declares no columns") }}
+    {%- endif -%}
+    {%- for column in columns if not column.data_type -%}
+        {{ exceptions.raise_compiler_error(
+            "source column " ~ table_name ~ "." ~ column.name ~ " needs a data_type") }}
+    {%- endfor -%}
+    {{ return(columns) }}
+{%- endmacro %}
+
+{#- True unless the relation is an external read whose glob matches no file. Relations that
+    are not external reads (e.g. unit-test fixtures) count as present. -#}
+{% macro source_has_files(relation) -%}
+    {%- set external = relation.external if relation.external is defined else none -%}
+    {%- if not execute or not external -%}
+        {{ return(true) }}
+    {%- endif -%}
+    {%- set found = modules.re.search("read_[a-z_]+\(\s*'([^']+)'", external) -%}
+    {%- if not found -%}
+        {{ return(true) }}
+    {%- endif -%}
+    {%- set pattern = found.group(1) | replace("'", "''") -%}
+    {%- set result = run_query("select count(*) from glob('" ~ pattern ~ "')") -%}
+    {{ return(result.columns[0].values()[0] > 0) }}
+{%- endmacro %}
