@@ -10,6 +10,7 @@ from a live run.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -41,7 +42,7 @@ class RecordingTransport:
 def prepare_offline_exchange(settings: Settings, preset: str, window: Window, seed: int = 7):
     """Simulate `preset` over `window` and retain every payload the pipeline will request."""
     from include.cryptodw.assets import KLINE_INTERVALS
-    from include.cryptodw.pipeline import fetch_slice
+    from include.cryptodw.pipeline import CLOCK_FILE, fetch_slice
     from include.cryptodw.simulator import simulate, simulated_exchange
 
     report = simulate(
@@ -57,10 +58,12 @@ def prepare_offline_exchange(settings: Settings, preset: str, window: Window, se
         files=ReplayTransport(settings.replay_dir),
         api=simulated_exchange(settings.data_dir / "truth", settings.replay_dir),
     )
+    as_of = window.end  # the recording happens the day after the window's last day
     for symbol in settings.symbols:
         for interval in KLINE_INTERVALS:
-            fetch_slice(recorder, "klines", symbol, interval, window)
-        fetch_slice(recorder, "open_interest", symbol, None, window)
-        fetch_slice(recorder, "funding", symbol, None, window)
+            fetch_slice(recorder, "klines", symbol, interval, window, as_of)
+        fetch_slice(recorder, "open_interest", symbol, None, window, as_of)
+        fetch_slice(recorder, "funding", symbol, None, window, as_of)
+    (settings.replay_dir / CLOCK_FILE).write_text(json.dumps({"as_of": as_of.isoformat()}))
     log.info("offline exchange ready under %s", settings.replay_dir)
     return report

@@ -7,12 +7,15 @@ quarantine the rejects. Nothing is written when validation fails.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
 import pyarrow as pa
 
-from include.cryptodw.lake.writer import SourcePayload, land_records, quarantine_records
 from include.cryptodw.assets import KLINE_INTERVALS
+from include.cryptodw.lake.writer import SourcePayload, land_records, quarantine_records
 from include.cryptodw.settings import Settings, load_settings
 from include.cryptodw.transport import HttpTransport, RateLimiter, ReplayTransport, Transport
 from include.cryptodw.windows import Window, archive_boundary, resolve_window
@@ -20,6 +23,7 @@ from include.cryptodw.windows import Window, archive_boundary, resolve_window
 log = logging.getLogger(__name__)
 
 VENUE = "binance"
+CLOCK_FILE = "clock.json"
 
 
 @dataclass(frozen=True)
@@ -47,8 +51,29 @@ def make_transport(settings: Settings) -> Transport:
     return HttpTransport(limiter=limiter, retain_dir=settings.replay_dir)
 
 
-def fetch_slice(transport: Transport, dataset: str, symbol: str, interval: str | None, window: Window):
-    """Fetch a window for one symbol, archive files for old days and REST for recent ones."""
+def exchange_clock(settings: Settings) -> date:
+    """The exchange's "today", which decides what the bulk archive already holds.
+
+    Live, it is today (UTC). A recorded offline exchange carries the day its recording ended
+    in `clock.json`, so replaying any part of it asks for exactly what was recorded; a plain
+    mirror of the archive has no clock and is read as of today.
+    """
+    clock = settings.replay_dir / CLOCK_FILE
+    if settings.source_mode == "replay" and clock.exists():
+        return date.fromisoformat(json.loads(clock.read_text())["as_of"])
+    return datetime.now(UTC).date()
+
+
+def fetch_slice(
+    transport: Transport,
+    dataset: str,
+    symbol: str,
+    interval: str | None,
+    window: Window,
+    as_of: date,
+):
+    """Fetch a window for one symbol: archive files for the days the archive holds at `as_of`,
+    REST for the more recent ones."""
     from include.cryptodw.sources import binance
     from include.cryptodw.sources.common import ParseResult
 
@@ -57,7 +82,7 @@ def fetch_slice(transport: Transport, dataset: str, symbol: str, interval: str |
         "open_interest": lambda via, w: binance.fetch_open_interest(transport, symbol, w.start, w.end, via),
         "funding": lambda via, w: binance.fetch_funding(transport, symbol, w.start, w.end, via),
     }
-    archived, recent = window.split(archive_boundary(dataset, as_of=window.end))
+    archived, recent = window.split(archive_boundary(dataset, as_of=as_of))
     results = []
     if archived is not None:
         results.append(fetchers[dataset]("archive", archived))
@@ -85,7 +110,9 @@ def land_slice(
             raise ValueError(f"{dataset} is landed per symbol; got no symbol")
         part = f"{symbol}-{interval}" if dataset == "klines" else symbol
         transport = transport or make_transport(settings)
-        result = fetch_slice(transport, dataset, symbol, interval, window)
+        result = fetch_slice(
+            transport, dataset, symbol, interval, window, exchange_clock(settings)
+        )
     return _validate_and_write(settings, dataset, part, window, result.table, result.rejects, result.sources)
 
 
