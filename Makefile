@@ -9,7 +9,7 @@ export CRYPTODW_DATA_DIR ?= $(CURDIR)/data
 export PYTHONPATH := $(CURDIR)
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: help install demo test lint lock dbt-docs bench clean
+.PHONY: help install demo test sql lint lock dbt-docs bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -29,6 +29,9 @@ demo: install ## Simulate a crash month offline, run it through Airflow, build a
 
 test: install ## Run the whole test suite
 	$(BIN)/python -m pytest
+
+sql: install ## Query the published warehouse read-only: make sql Q="select ..."
+	$(BIN)/python -m include.cryptodw.cli sql "$(Q)"
 
 lint: install ## Static checks (ruff is installed on demand)
 	$(BIN)/uv pip install --python $(BIN)/python --quiet ruff==0.14.5 && $(BIN)/ruff check .

@@ -73,7 +73,7 @@ def init_airflow(settings: Settings) -> None:
         airflow(settings, "pools", "set", name, str(slots), description)
 
 
-def test_dag(settings: Settings, dag_id: str, logical_date: str, conf: dict) -> str:
+def run_dag(settings: Settings, dag_id: str, logical_date: str, conf: dict) -> str:
     """Execute one DAG run through Airflow and fail unless every task instance succeeded."""
     dag_file = REPO_ROOT / "dags" / f"{dag_id}.py"
     done = airflow(

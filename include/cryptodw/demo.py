@@ -15,10 +15,10 @@ import logging
 import time
 from datetime import date
 
-from include.cryptodw.airflow_local import init_airflow, test_dag
+from include.cryptodw.airflow_local import init_airflow, run_dag
 from include.cryptodw.offline import prepare_offline_exchange
 from include.cryptodw.publish import connect_published
-from include.cryptodw.settings import Settings, load_settings
+from include.cryptodw.settings import DBT_PROJECT_DIR, Settings, load_settings
 from include.cryptodw.windows import Window
 
 log = logging.getLogger("cryptodw.demo")
@@ -26,35 +26,26 @@ log = logging.getLogger("cryptodw.demo")
 DEMO_WINDOW = Window(date(2026, 1, 1), date(2026, 2, 6))  # 36 UTC days; the crash is the last
 DEMO_PRESET = "crash"
 
-HEADLINE_SQL = """
-with last_day as (
-    select max(price_date) as price_date from marts.prices_daily
-)
-select
-    prices.base_asset,
-    prices.close_usd,
-    prices.change_pct
-from marts.prices_daily as prices
-inner join last_day on prices.price_date = last_day.price_date
-order by prices.base_asset
-"""
+ANALYSES_DIR = DBT_PROJECT_DIR / "analyses"
 
-LIQUIDATIONS_SQL = """
-select
-    sum(long_liquidations_usd) filter (where liquidation_date = (select max(liquidation_date) from marts.liquidations_daily)) as long_24h_usd,
-    sum(long_liquidations_usd) filter (where liquidation_date > (select max(liquidation_date) - 7 from marts.liquidations_daily)) as long_7d_usd,
-    sum(long_liquidations_usd) filter (where liquidation_date > (select max(liquidation_date) - 30 from marts.liquidations_daily)) as long_30d_usd
-from marts.liquidations_daily
-where base_asset = 'BTC'
-"""
+
+def headline_sql(name: str) -> str:
+    """A plain-SQL analysis from the dbt project (SQL lives in dbt_project/, nowhere else)."""
+    return (ANALYSES_DIR / f"{name}.sql").read_text()
 
 
 def run_demo(settings: Settings, window: Window = DEMO_WINDOW, preset: str = DEMO_PRESET) -> None:
     steps = [
-        ("simulate the offline exchange", lambda: prepare_offline_exchange(settings, preset, window)),
+        (
+            "simulate the offline exchange",
+            lambda: prepare_offline_exchange(settings, preset, window),
+        ),
         ("initialise Airflow", lambda: init_airflow(settings)),
         ("run ingest_binance through Airflow", lambda: _run(settings, "ingest_binance", window)),
-        ("run transform_warehouse through Airflow", lambda: _run(settings, "transform_warehouse", window)),
+        (
+            "run transform_warehouse through Airflow",
+            lambda: _run(settings, "transform_warehouse", window),
+        ),
     ]
     for number, (title, step) in enumerate(steps, start=1):
         started = time.monotonic()
@@ -65,13 +56,15 @@ def run_demo(settings: Settings, window: Window = DEMO_WINDOW, preset: str = DEM
 
 
 def _run(settings: Settings, dag_id: str, window: Window) -> None:
-    test_dag(settings, dag_id, window.end.isoformat(), window.as_dict())
+    run_dag(settings, dag_id, window.end.isoformat(), window.as_dict())
 
 
 def print_summary(settings: Settings) -> None:
     with connect_published(settings) as con:
-        prices = con.execute(HEADLINE_SQL).fetchall()
-        long_24h, long_7d, long_30d = con.execute(LIQUIDATIONS_SQL).fetchall()[0]
+        prices = con.execute(headline_sql("headline_prices")).fetchall()
+        long_24h, long_7d, long_30d = con.execute(
+            headline_sql("headline_btc_long_liquidations")
+        ).fetchall()[0]
     print()
     print(f"Warehouse (read-only snapshot): {settings.published_path}")
     print("Last day, close and UTC-day change:")
@@ -81,9 +74,10 @@ def print_summary(settings: Settings) -> None:
         f"BTC long liquidations: 24h {_usd(long_24h)}, 7d {_usd(long_7d)}, 30d {_usd(long_30d)}"
     )
     print()
-    print("Query it:")
-    print(f"  .venv/bin/python -m include.cryptodw.cli sql \"select * from marts.liquidations_daily limit 5\"")
-    print(f"  duckdb -readonly {settings.published_path}")
+    print("Query it (read-only):")
+    print('  make sql Q="select * from marts.liquidations_daily order by liquidation_date desc limit 10"')
+    print("  python -c \"import duckdb; duckdb.connect('%s', read_only=True)"
+          ".sql('from marts.prices_daily').show()\"" % settings.published_path)
 
 
 def _usd(value: float | None) -> str:
