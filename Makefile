@@ -9,7 +9,7 @@ export CRYPTODW_DATA_DIR ?= $(CURDIR)/data
 export PYTHONPATH := $(CURDIR)
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: help install demo test sql lint lock dbt-docs bench clean
+.PHONY: help install demo test sql lint lock dbt-docs clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'

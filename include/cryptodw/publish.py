@@ -47,12 +47,17 @@ def publish(settings: Settings, snapshot_id: str | None = None) -> Published:
     candidate = snapshots / f"warehouse-{snapshot_id}.duckdb"
     tmp = candidate.with_name(f".{candidate.name}.tmp")
     shutil.copyfile(settings.warehouse_path, tmp)
-    mart_rows = verify_snapshot(tmp)
+    try:
+        mart_rows = verify_snapshot(tmp)
+    except PublishError:
+        tmp.unlink()
+        log.error("not published; %s stays the published warehouse", settings.published_path)
+        raise
     os.replace(tmp, candidate)
     link_tmp = settings.published_path.with_name(f".{settings.published_path.name}.tmp")
     shutil.copyfile(candidate, link_tmp)
     os.replace(link_tmp, settings.published_path)
-    _prune(snapshots)
+    _prune(snapshots, keep=candidate)
     log.info("published %s (%s)", settings.published_path, mart_rows)
     return Published(settings.published_path, candidate, mart_rows)
 
@@ -84,8 +89,13 @@ def verify_snapshot(path: Path) -> dict[str, int]:
     return counts
 
 
-def _prune(snapshots: Path) -> None:
-    for old in sorted(snapshots.glob("warehouse-*.duckdb"))[:-KEEP_SNAPSHOTS]:
+def _prune(snapshots: Path, keep: Path) -> None:
+    """Keep the newest snapshots by publication time (ids need not sort), always `keep`."""
+    by_age = sorted(
+        (p for p in snapshots.glob("warehouse-*.duckdb") if p != keep),
+        key=lambda p: p.stat().st_mtime_ns,
+    )
+    for old in by_age[: max(0, len(by_age) - (KEEP_SNAPSHOTS - 1))]:
         old.unlink()
         log.info("pruned old snapshot %s", old.name)
 

@@ -1,0 +1,106 @@
+"""Blue/green publishing: readers of the published warehouse are never broken by a refresh.
+
+The working warehouse here is a real DuckDB file holding every analyst-facing mart, each
+stamped with a refresh generation in every row; readers check that whatever they open is one
+whole generation.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from include.cryptodw.assets import MART_MODELS
+from include.cryptodw.publish import PublishError, connect_published, publish
+
+READERS = 8
+ROWS_PER_MART = 500
+
+
+def _refresh_working_warehouse(path: Path, generation: int, rows: int = ROWS_PER_MART) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(path)) as con:
+        con.execute("create schema if not exists marts")
+        for name in MART_MODELS:
+            con.execute(
+                f"create or replace table marts.{name} as "
+                f"select {generation} as generation, i from range({rows}) as t(i)"
+            )
+
+
+def _generations(con: duckdb.DuckDBPyConnection) -> set[tuple[int, int]]:
+    union = " union all ".join(
+        f"select generation, count(*) from marts.{name} group by 1" for name in MART_MODELS
+    )
+    return set(con.execute(union).fetchall())
+
+
+def _read_in_a_loop(path: str, until: float, results: mp.Queue) -> None:
+    seen, errors = set(), []
+    while time.monotonic() < until:
+        try:
+            with duckdb.connect(path, read_only=True) as con:
+                generations = _generations(con)
+            if len(generations) != 1 or next(iter(generations))[1] != ROWS_PER_MART:
+                errors.append(f"torn snapshot: {generations}")
+            seen |= {g for g, _ in generations}
+        except Exception as exc:  # any error is a failure the test reports
+            errors.append(repr(exc))
+    results.put((sorted(seen), errors))
+
+
+def test_readers_see_whole_snapshots_while_refreshes_swap_them(settings):
+    _refresh_working_warehouse(settings.warehouse_path, generation=0)
+    publish(settings, snapshot_id="g0")
+
+    results: mp.Queue = mp.get_context("spawn").Queue()
+    until = time.monotonic() + 8
+    readers = [
+        mp.get_context("spawn").Process(
+            target=_read_in_a_loop, args=(str(settings.published_path), until, results)
+        )
+        for _ in range(READERS)
+    ]
+    for reader in readers:
+        reader.start()
+    generation = 0
+    while time.monotonic() < until - 1:
+        generation += 1
+        _refresh_working_warehouse(settings.warehouse_path, generation)
+        publish(settings, snapshot_id=f"g{generation}")
+    outcomes = [results.get(timeout=60) for _ in readers]
+    for reader in readers:
+        reader.join(timeout=30)
+
+    assert [errors for _, errors in outcomes] == [[]] * READERS
+    assert generation >= 2
+    observed = set().union(*(set(seen) for seen, _ in outcomes))
+    assert len(observed) >= 2, "readers should have seen more than one refresh"
+    with connect_published(settings) as con:
+        assert _generations(con) == {(generation, ROWS_PER_MART)}
+    kept = sorted(p.name for p in (settings.published_dir / "snapshots").glob("*.duckdb"))
+    assert len(kept) == 3 and kept[-1] == f"warehouse-g{generation}.duckdb"
+
+
+def test_a_snapshot_with_an_empty_mart_is_not_published(settings):
+    _refresh_working_warehouse(settings.warehouse_path, generation=1)
+    publish(settings, snapshot_id="good")
+    _refresh_working_warehouse(settings.warehouse_path, generation=2, rows=0)
+
+    with pytest.raises(PublishError, match="empty marts"):
+        publish(settings, snapshot_id="bad")
+
+    with connect_published(settings) as con:
+        assert _generations(con) == {(1, ROWS_PER_MART)}
+    assert not list((settings.published_dir / "snapshots").glob("*bad*"))
+
+
+def test_the_published_warehouse_refuses_writes(settings):
+    _refresh_working_warehouse(settings.warehouse_path, generation=1)
+    publish(settings)
+    with connect_published(settings) as con, pytest.raises(duckdb.Error, match="read-only"):
+        con.execute("delete from marts.liquidations_daily")
