@@ -63,13 +63,20 @@ def cmd_refresh(args: argparse.Namespace) -> int:
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
+    import duckdb
+
     from include.cryptodw.publish import connect_published
 
     with connect_published(load_settings()) as con:
-        relation = con.sql(args.query)
-        if relation is None:
-            return 0
-        relation.show(max_rows=args.max_rows)
+        try:
+            relation = con.sql(args.query)
+        except duckdb.Error as exc:
+            read_only = "read-only" in str(exc)
+            hint = " (the published warehouse is read-only; refreshes write it)" if read_only else ""
+            print(f"query failed{hint}: {exc}", file=sys.stderr)
+            return 2
+        if relation is not None:
+            relation.show(max_rows=args.max_rows)
     return 0
 
 
@@ -77,7 +84,7 @@ def cmd_docs(args: argparse.Namespace) -> int:
     from include.cryptodw.dbt_runner import run_dbt
 
     settings = load_settings()
-    run_dbt(settings, "docs", extra_args=["generate"])
+    run_dbt(settings, "docs generate")
     print(f"dbt docs written to {settings.dbt_target_dir}")
     if args.serve:
         import functools

@@ -27,9 +27,12 @@ class DbtBuildError(RuntimeError):
 
 
 def build_args(settings: Settings, command: str, selector: str | None, window: Window | None) -> list[str]:
-    """The dbt CLI arguments for one invocation (also printed for people who rerun by hand)."""
+    """The dbt CLI arguments for one invocation (also printed for people who rerun by hand).
+
+    `command` may have a sub-command, e.g. "docs generate".
+    """
     args = [
-        command,
+        *command.split(),
         "--project-dir",
         str(DBT_PROJECT_DIR),
         "--profiles-dir",
