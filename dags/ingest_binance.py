@@ -14,6 +14,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Asset, Param, dag, task
 
+from include.cryptodw.alerts import notify_failure
 from include.cryptodw.assets import RAW_DATASETS
 
 RAW = {d.dataset: Asset(name=d.name, uri=d.uri) for d in RAW_DATASETS if d.venue == "binance"}
@@ -26,6 +27,7 @@ RAW = {d.dataset: Asset(name=d.name, uri=d.uri) for d in RAW_DATASETS if d.venue
     max_active_runs=1,
     default_args={
         "owner": "data-eng",
+        "on_failure_callback": notify_failure,
         "retries": 3,
         "retry_delay": pendulum.duration(seconds=30),
         "retry_exponential_backoff": True,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Asset, Param, dag, task
 
+from include.cryptodw.alerts import notify_failure
 from include.cryptodw.assets import RAW_DATASETS, WAREHOUSE_ASSET_URI
 
 RAW_ASSETS = [Asset(name=d.name, uri=d.uri) for d in RAW_DATASETS]
@@ -25,6 +26,7 @@ WAREHOUSE = Asset(name="warehouse_marts", uri=WAREHOUSE_ASSET_URI)
     max_active_runs=1,
     default_args={
         "owner": "data-eng",
+        "on_failure_callback": notify_failure,
         "retries": 1,
         "retry_delay": pendulum.duration(minutes=1),
     },

@@ -31,6 +31,7 @@ def test_dags_follow_house_rules(dag_bag):
         assert dag.tags, f"{dag_id}: needs tags"
         assert dag.default_args.get("owner"), f"{dag_id}: needs an owner"
         assert dag.default_args.get("retries", 0) >= 1, f"{dag_id}: needs retries"
+        assert dag.default_args.get("on_failure_callback"), f"{dag_id}: needs a failure alert"
         assert dag.catchup is False, f"{dag_id}: catchup must be explicit and off"
         assert dag.max_active_runs == 1, f"{dag_id}: one run at a time"
         assert dag.schedule is not None, f"{dag_id}: needs an explicit schedule"
