@@ -1,0 +1,193 @@
+"""Instruments and market regimes the simulator knows: symbol specs, mechanics, presets.
+
+Every number that shapes an outcome is here, named, so tuning a preset never touches the model.
+A preset is a sequence of phases (exogenous drift and volatility of the BTC factor, and how
+traders open and close leveraged positions); everything else (liquidations, open interest,
+funding, cascades) follows from the mechanics in `market.py`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class SymbolSpec:
+    """One USD-M perpetual: Binance's precisions plus the model's starting state and scale."""
+
+    symbol: str
+    price_decimals: int  # Binance `pricePrecision`: digits printed for prices
+    tick_units: int  # tick size in units of 10**-price_decimals (BTCUSDT: 10 = 0.10)
+    qty_decimals: int  # Binance `quantityPrecision` (step size 10**-qty_decimals)
+    start_price: float  # USDT
+    beta: float  # exposure to the BTC factor
+    idio_vol: float  # daily log-volatility of the asset's own component
+    open_interest_base: float  # starting one-sided open interest, base coin
+    leveraged_share: float  # share of open interest held in liquidatable leveraged positions
+    volume_base_per_day: float  # typical traded volume, base coin
+    trades_per_base: float  # kline trade count per unit of base volume
+    maint_margin: float  # maintenance margin rate: gap between liquidation and bankruptcy
+    mean_order_usd: float  # average notional of one forced order
+    circulating_supply: float  # CMCCirculatingSupply in openInterestHist, base coin
+
+    @property
+    def tick(self) -> float:
+        return self.tick_units / 10**self.price_decimals
+
+    @property
+    def qty_step(self) -> float:
+        return 10.0**-self.qty_decimals
+
+
+KNOWN_SPECS: dict[str, SymbolSpec] = {
+    spec.symbol: spec
+    for spec in (
+        SymbolSpec("BTCUSDT", 2, 10, 3, 87_600.0, 1.00, 0.004, 215_000.0, 0.40, 150_000.0,
+                   15.0, 0.004, 30_000.0, 19_975_000.0),
+        SymbolSpec("ETHUSDT", 2, 1, 3, 2_970.0, 1.25, 0.012, 2_200_000.0, 0.40, 4_300_000.0,
+                   0.6, 0.005, 15_000.0, 120_700_000.0),
+        SymbolSpec("BNBUSDT", 3, 10, 2, 864.0, 0.90, 0.008, 700_000.0, 0.40, 540_000.0,
+                   0.5, 0.005, 5_000.0, 139_200_000.0),
+        SymbolSpec("SOLUSDT", 4, 100, 0, 125.0, 1.85, 0.012, 9_000_000.0, 0.40, 23_000_000.0,
+                   0.05, 0.005, 8_000.0, 560_000_000.0),
+        SymbolSpec("XRPUSDT", 4, 1, 1, 1.84, 1.22, 0.012, 450_000_000.0, 0.40, 500_000_000.0,
+                   0.0015, 0.005, 6_000.0, 60_500_000_000.0),
+    )
+}
+
+
+def generic_spec(symbol: str) -> SymbolSpec:
+    """A plausible alt-coin spec for a symbol the simulator has no figures for (deterministic)."""
+    digest = hashlib.sha256(symbol.encode()).digest()
+    price = 10 ** (-1.0 + 3.0 * digest[0] / 255)  # 0.1 .. 100 USDT
+    magnitude = math.floor(math.log10(price))
+    price_decimals = max(1, 4 - magnitude)
+    qty_decimals = min(3, max(0, magnitude + 1))
+    return SymbolSpec(
+        symbol=symbol,
+        price_decimals=price_decimals,
+        tick_units=1,
+        qty_decimals=qty_decimals,
+        start_price=round(price, price_decimals),
+        beta=1.3 + digest[1] / 255,
+        idio_vol=0.02,
+        open_interest_base=300e6 / price,
+        leveraged_share=0.55,
+        volume_base_per_day=600e6 / price,
+        trades_per_base=0.2 * price / 100,
+        maint_margin=0.01,
+        mean_order_usd=3_000.0,
+        circulating_supply=1e9,
+    )
+
+
+def resolve_specs(symbols: tuple[str, ...] | list[str]) -> tuple[SymbolSpec, ...]:
+    """Specs in simulation order: BTCUSDT first (it leads), then the others as given."""
+    unique = list(dict.fromkeys(s.upper() for s in symbols))
+    if not unique:
+        raise ValueError("no symbols to simulate")
+    ordered = sorted(unique, key=lambda s: s != "BTCUSDT")
+    return tuple(KNOWN_SPECS.get(s) or generic_spec(s) for s in ordered)
+
+
+@dataclass(frozen=True)
+class Phase:
+    """A regime: exogenous BTC-factor drift/volatility and how traders position themselves."""
+
+    name: str
+    days: int | None  # length in UTC days; None = whatever the window leaves (one per preset)
+    drift: float  # daily log drift of the BTC fair value
+    vol: float  # daily volatility of the BTC fair value
+    open_rate: float  # new leveraged positions per day, as a fraction of open interest
+    close_rate: float  # share of positions closed voluntarily per day
+    long_share: float  # share of new leveraged positions that are long
+
+
+@dataclass(frozen=True)
+class Mechanics:
+    """How prices, positions, liquidations and funding interact (shared by the presets)."""
+
+    deviation_vol: float = 0.022  # daily vol of the transient deviation from fair value
+    deviation_half_life_h: float = 4.0  # how fast the deviation mean-reverts
+    tail_dof: float = 3.0  # Student-t degrees of freedom of every shock (fat tails)
+    vol_of_vol: float = 0.12  # hourly shocks to log volatility
+    vol_half_life_h: float = 8.0
+    wick: float = 0.7  # intra-minute high/low excursion, in minute standard deviations
+    leverage_median: float = 10.0
+    leverage_dispersion: float = 0.65  # log-sd of leverage across new positions
+    impact: float = 0.1  # log move per liquidated notional, as a fraction of daily volume
+    permanent_impact: float = 0.3  # share of the impact that moves the fair value for good
+    impact_spillover: float = 0.6  # share of BTC's liquidation impact that reaches the others
+    calm_vol: float = 0.02  # daily vol regarded as calm: above it opening slows, closing rises
+    stress_close: float = 0.3  # extra voluntary closing per unit of excess volatility
+    funding_imbalance: float = 0.0009  # premium per unit of leveraged long/short imbalance
+    funding_deviation: float = 0.01  # premium per unit of log deviation from fair value
+    funding_noise: float = 0.00012
+    funding_cap: float = 0.003
+    dust_usd: float = 20.0  # bucket remnants below this close without a forced order
+    order_delay_ms: float = 350.0  # mean delay between a trigger and each forced order
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    phases: tuple[Phase, ...]
+    mechanics: Mechanics = field(default_factory=Mechanics)
+
+    def schedule(self, n_days: int) -> list[Phase]:
+        """The phase of each day of an `n_days` window.
+
+        Phases after the open-ended one are anchored to the end of the window (a crash ends
+        the window whatever its length), phases before it to the start; a window shorter
+        than the anchored tail keeps only the tail's last days.
+        """
+        open_ended = [i for i, p in enumerate(self.phases) if p.days is None]
+        if len(open_ended) != 1:
+            raise ValueError(f"preset {self.name!r} needs exactly one open-ended phase")
+        head, rest, tail = (
+            self.phases[: open_ended[0]],
+            self.phases[open_ended[0]],
+            self.phases[open_ended[0] + 1 :],
+        )
+        tail_days = [p for p in tail for _ in range(p.days or 0)]
+        if n_days <= len(tail_days):
+            return tail_days[len(tail_days) - n_days :]
+        days: list[Phase] = []
+        for phase in head:
+            days += [phase] * min(phase.days or 0, n_days - len(tail_days) - len(days))
+        days += [rest] * (n_days - len(tail_days) - len(days))
+        return days + tail_days
+
+
+PRESETS: dict[str, Preset] = {
+    "calm": Preset(
+        "calm",
+        (Phase("calm", None, drift=0.0005, vol=0.014, open_rate=0.07, close_rate=0.07,
+               long_share=0.55),),
+    ),
+    "crash": Preset(
+        "crash",
+        (
+            # Leverage builds up in a quiet, slightly rising market ...
+            Phase("accumulation", None, drift=0.001, vol=0.012, open_rate=0.07,
+                  close_rate=0.065, long_share=0.64),
+            # ... then a slow grind lower while traders close more than they open ...
+            Phase("deleveraging", 15, drift=-0.0055, vol=0.010, open_rate=0.09,
+                  close_rate=0.11, long_share=0.62),
+            Phase("breakdown", 6, drift=-0.0055, vol=0.011, open_rate=0.09, close_rate=0.12,
+                  long_share=0.66),
+            # ... and a last day whose moves come mostly from forced selling, not from news.
+            Phase("sell-off", 1, drift=-0.005, vol=0.009, open_rate=0.08, close_rate=0.10,
+                  long_share=0.6),
+        ),
+    ),
+}
+
+
+def get_preset(name: str) -> Preset:
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}") from None
