@@ -8,7 +8,9 @@ filled quantity x average price), not with the warehouse's SQL.
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 from collections import defaultdict
+from contextlib import closing
 from datetime import date
 
 import duckdb
@@ -55,15 +57,19 @@ def _raw(settings, dataset: str) -> list[dict]:
 
 def test_every_task_instance_ran_through_airflow(warehouse):
     db = warehouse.data_dir / "airflow" / "airflow.db"
-    with duckdb.connect() as con:
-        con.execute(f"attach '{db}' as af (type sqlite, read_only)")
-        states = dict(
-            con.execute(
-                "select dag_id, count(*) filter (where state != 'success') "
-                "from af.task_instance group by 1"
-            ).fetchall()
-        )
-    assert states == {"ingest_binance": 0, "transform_warehouse": 0}
+    with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as con:
+        states = con.execute(
+            "select dag_id, state, count(*) from task_instance group by 1, 2 order by 1, 2"
+        ).fetchall()
+    assert {(dag_id, state) for dag_id, state, _ in states} == {
+        ("ingest_binance", "success"),
+        ("transform_warehouse", "success"),
+    }
+    # 4 planning tasks + 2 symbols x (2 kline intervals + OI + funding) + 1 liquidation slice
+    assert dict((dag_id, n) for dag_id, _, n in states) == {
+        "ingest_binance": 13,
+        "transform_warehouse": 6,
+    }
 
 
 def test_liquidation_marts_match_an_independent_computation(warehouse):
