@@ -1,6 +1,6 @@
 """Build the warehouse with dbt for the landed window, gate each layer, publish a snapshot.
 
-Scheduled on the raw Binance assets: when every landing task of an ingest run has announced
+Scheduled on the raw assets: when every landing task of a venue's ingest run has announced
 its window, this DAG builds staging, runs the staging Great Expectations gate, builds facts
 and marts, runs the mart gate, and publishes a read-only snapshot for BI tools. dbt tasks run
 in the one-slot `duckdb_writer` pool: DuckDB allows a single writing process per file.
@@ -10,17 +10,24 @@ A manual run (or the demo) passes `window_start`/`window_end` params instead.
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import Asset, Param, dag, task
+from airflow.sdk import Asset, AssetAll, AssetAny, Param, dag, task
 
 from include.cryptodw.alerts import notify_failure
-from include.cryptodw.assets import RAW_DATASETS, WAREHOUSE_ASSET_URI
+from include.cryptodw.assets import RAW_DATASETS, VENUES, WAREHOUSE_ASSET_URI
 
 RAW_ASSETS = [Asset(name=d.name, uri=d.uri) for d in RAW_DATASETS]
+# A venue is ready when every one of its datasets has landed; any ready venue triggers a run.
+VENUE_LANDED = AssetAny(
+    *(
+        AssetAll(*(a for d, a in zip(RAW_DATASETS, RAW_ASSETS, strict=True) if d.venue == venue))
+        for venue in VENUES
+    )
+)
 WAREHOUSE = Asset(name="warehouse_marts", uri=WAREHOUSE_ASSET_URI)
 
 
 @dag(
-    schedule=RAW_ASSETS,
+    schedule=VENUE_LANDED,
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,

@@ -20,7 +20,9 @@ log = logging.getLogger(__name__)
 
 POOLS = {
     "duckdb_writer": (1, "The one process allowed to write the DuckDB warehouse file"),
-    "binance_api": (4, "Concurrent requests to Binance (rate limits)"),
+    "binance_api": (4, "Concurrent landing tasks calling Binance (rate limits)"),
+    "bybit_api": (4, "Concurrent landing tasks calling Bybit (rate limits)"),
+    "okx_api": (2, "Concurrent landing tasks calling OKX (strict per-endpoint limits)"),
 }
 
 
@@ -46,6 +48,7 @@ def airflow_env(settings: Settings) -> dict[str, str]:
             "CRYPTODW_DATA_DIR": str(settings.data_dir),
             "CRYPTODW_SOURCE_MODE": settings.source_mode,
             "CRYPTODW_SYMBOLS": ",".join(settings.symbols),
+            "CRYPTODW_VENUES": ",".join(settings.venues),
             "PYTHONPATH": os.pathsep.join(
                 p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p
             ),
@@ -73,9 +76,15 @@ def init_airflow(settings: Settings) -> None:
         airflow(settings, "pools", "set", name, str(slots), description)
 
 
+def dag_file_of(dag_id: str) -> Path:
+    """The file defining `dag_id` (the ingest DAGs are generated, one per venue, in one file)."""
+    name = "ingest_exchanges" if dag_id.startswith("ingest_") else dag_id
+    return REPO_ROOT / "dags" / f"{name}.py"
+
+
 def run_dag(settings: Settings, dag_id: str, logical_date: str, conf: dict) -> str:
     """Execute one DAG run through Airflow and fail unless every task instance succeeded."""
-    dag_file = REPO_ROOT / "dags" / f"{dag_id}.py"
+    dag_file = dag_file_of(dag_id)
     done = airflow(
         settings, "dags", "test", dag_id, logical_date, "-f", str(dag_file), "-c", json.dumps(conf)
     )  # exits non-zero when the DAG run fails

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-VENUES = ("binance",)
-DATASETS = ("klines", "open_interest", "funding", "liquidations")
+VENUES = ("binance",)  # venues wired end to end (lake, suites, staging); see VENUE_DATASETS
+# Raw datasets per venue (the connectors in include/cryptodw/sources define their schemas).
+VENUE_DATASETS = {
+    "binance": ("klines", "open_interest", "funding", "liquidations"),
+    "bybit": ("klines", "open_interest", "funding", "instruments", "liquidations"),
+    "okx": ("klines", "open_interest", "funding", "instruments", "liquidations"),
+}
 # The majors the demo and the report track; more symbols are a setting, not a code change.
 DEFAULT_SYMBOLS = ("BTCUSDT", "ETHUSDT", "BNBUSDT", "SOLUSDT", "XRPUSDT")
 KLINE_INTERVALS = ("1d", "1h")
@@ -27,7 +32,9 @@ class RawDataset:
         return f"cryptodw://raw/{self.venue}/{self.dataset}"
 
 
-RAW_DATASETS = tuple(RawDataset(venue, dataset) for venue in VENUES for dataset in DATASETS)
+RAW_DATASETS = tuple(
+    RawDataset(venue, dataset) for venue in VENUES for dataset in VENUE_DATASETS[venue]
+)
 WAREHOUSE_ASSET_URI = "cryptodw://warehouse/marts"
 
 MART_MODELS = (

@@ -39,18 +39,25 @@ def cmd_land(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     window = _window(args)
-    plan = plan_slices(window.as_dict(), None, None)
     slices = [
-        (dataset, s) for dataset, items in plan.items() for s in items
+        (dataset, slice_)
+        for venue in settings.venues
+        for dataset, items in plan_slices(venue, window.as_dict(), None, None, settings).items()
+        for slice_ in items
         if args.dataset in (None, dataset)
     ]
-    rows = 0
+    rows = rejected = 0
     for dataset, slice_ in tqdm(slices, desc=f"landing {window.start}..{window.end}", unit="slice"):
         result = land_slice(
-            settings, dataset, window, symbol=slice_.get("symbol"), interval=slice_.get("interval")
+            settings,
+            dataset,
+            window,
+            symbol=slice_.get("symbol"),
+            interval=slice_.get("interval"),
+            venue=slice_["venue"],
         )
-        rows += result.rows
-    print(f"landed {rows} rows in {len(slices)} slices")
+        rows, rejected = rows + result.rows, rejected + result.rejected
+    print(f"landed {rows} rows in {len(slices)} slices; {rejected} rows quarantined")
     return 0
 
 
@@ -113,7 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--preset", default="crash", choices=["calm", "crash"])
     simulate.add_argument("--seed", type=int, default=7)
     land = windowed("land", cmd_land, "land a window into the raw lake")
-    land.add_argument("--dataset", choices=["klines", "open_interest", "funding", "liquidations"])
+    land.add_argument(
+        "--dataset", choices=["klines", "open_interest", "funding", "instruments", "liquidations"]
+    )
     windowed("refresh", cmd_refresh, "build, gate and publish the warehouse for a window")
     sql = sub.add_parser("sql", help="query the published warehouse (read-only)")
     sql.add_argument("query")

@@ -41,8 +41,7 @@ class RecordingTransport:
 
 def prepare_offline_exchange(settings: Settings, preset: str, window: Window, seed: int = 7):
     """Simulate `preset` over `window` and retain every payload the pipeline will request."""
-    from include.cryptodw.assets import KLINE_INTERVALS
-    from include.cryptodw.pipeline import CLOCK_FILE, fetch_slice
+    from include.cryptodw.pipeline import CLOCK_FILE
     from include.cryptodw.simulator import simulate, simulated_exchange
 
     report = simulate(
@@ -52,18 +51,31 @@ def prepare_offline_exchange(settings: Settings, preset: str, window: Window, se
         replay_root=settings.replay_dir,
         truth_root=settings.data_dir / "truth",
         symbols=settings.symbols,
+        venues=settings.venues,
         seed=seed,
     )
     recorder = RecordingTransport(
         files=ReplayTransport(settings.replay_dir),
         api=simulated_exchange(settings.data_dir / "truth", settings.replay_dir),
     )
-    as_of = window.end  # the recording happens the day after the window's last day
-    for symbol in settings.symbols:
-        for interval in KLINE_INTERVALS:
-            fetch_slice(recorder, "klines", symbol, interval, window, as_of)
-        fetch_slice(recorder, "open_interest", symbol, None, window, as_of)
-        fetch_slice(recorder, "funding", symbol, None, window, as_of)
-    (settings.replay_dir / CLOCK_FILE).write_text(json.dumps({"as_of": as_of.isoformat()}))
+    # The recording happens the day after the window's last day; replays keep that clock.
+    clock = {"as_of": window.end.isoformat()}
+    (settings.replay_dir / CLOCK_FILE).write_text(json.dumps(clock))
+    record_rest_pages(settings, recorder, window)
     log.info("offline exchange ready under %s", settings.replay_dir)
     return report
+
+
+def record_rest_pages(settings: Settings, recorder: Transport, window: Window) -> None:
+    """Fetch every slice the pipeline will land, so each REST page is retained for replay."""
+    from include.cryptodw.pipeline import fetch_slice, plan_slices
+    from include.cryptodw.sources.venues import venue
+
+    for venue_name in settings.venues:
+        connector = venue(venue_name, settings.symbols)
+        for dataset, slices in plan_slices(venue_name, window.as_dict(), None, None, settings).items():
+            for slice_ in slices:
+                fetch_slice(
+                    settings, connector, recorder, dataset, window,
+                    slice_.get("symbol"), slice_.get("interval"),
+                )

@@ -10,19 +10,22 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from include.cryptodw.assets import KLINE_INTERVALS
 from include.cryptodw.lake.writer import SourcePayload, land_records, quarantine_records
 from include.cryptodw.settings import Settings, load_settings
-from include.cryptodw.transport import HttpTransport, RateLimiter, ReplayTransport, Transport
-from include.cryptodw.windows import Window, archive_boundary, resolve_window
+from include.cryptodw.sources import venues
+from include.cryptodw.sources.common import ParseResult
+from include.cryptodw.sources.venues import Venue
+from include.cryptodw.transport import HttpTransport, ReplayTransport, Transport
+from include.cryptodw.windows import Window, resolve_window
 
 log = logging.getLogger(__name__)
 
-VENUE = "binance"
 CLOCK_FILE = "clock.json"
 
 
@@ -43,12 +46,11 @@ class SliceResult:
         return dict(self.__dict__)
 
 
-def make_transport(settings: Settings) -> Transport:
-    """Replay answers from retained payloads; live calls the exchange and retains what it gets."""
+def make_transport(settings: Settings, venue: Venue) -> Transport:
+    """Replay answers from retained payloads; live calls the venue and retains what it gets."""
     if settings.source_mode == "replay":
         return ReplayTransport(root=settings.replay_dir)
-    limiter = RateLimiter(min_interval_s=0.05, weight_header="x-mbx-used-weight-1m")
-    return HttpTransport(limiter=limiter, retain_dir=settings.replay_dir)
+    return HttpTransport(limiter=venue.rate_limit(), retain_dir=settings.replay_dir)
 
 
 def exchange_clock(settings: Settings) -> date:
@@ -65,30 +67,30 @@ def exchange_clock(settings: Settings) -> date:
 
 
 def fetch_slice(
+    settings: Settings,
+    venue: Venue,
     transport: Transport,
     dataset: str,
-    symbol: str,
-    interval: str | None,
     window: Window,
-    as_of: date,
-):
-    """Fetch a window for one symbol: archive files for the days the archive holds at `as_of`,
-    REST for the more recent ones."""
-    from include.cryptodw.sources import binance
-    from include.cryptodw.sources.common import ParseResult
+    symbol: str | None = None,
+    interval: str | None = None,
+) -> ParseResult:
+    """Fetch one dataset of a venue for `window`: per symbol, market-wide, or a snapshot."""
+    if dataset == "liquidations":
+        return venue.liquidations(settings.replay_dir, transport, window)
+    if dataset == "instruments":
+        return venue.instruments(transport)
+    if symbol is None:
+        raise ValueError(f"{venue.name} {dataset} is fetched per symbol; got no symbol")
+    as_of = exchange_clock(settings)
+    return venue.fetch_symbol(transport, dataset, symbol, interval, window, as_of)
 
-    fetchers = {
-        "klines": lambda via, w: binance.fetch_klines(transport, symbol, interval, w.start, w.end, via),
-        "open_interest": lambda via, w: binance.fetch_open_interest(transport, symbol, w.start, w.end, via),
-        "funding": lambda via, w: binance.fetch_funding(transport, symbol, w.start, w.end, via),
-    }
-    archived, recent = window.split(archive_boundary(dataset, as_of=as_of))
-    results = []
-    if archived is not None:
-        results.append(fetchers[dataset]("archive", archived))
-    if recent is not None:
-        results.append(fetchers[dataset]("rest", recent))
-    return ParseResult.concat(results)
+
+def slice_part(dataset: str, symbol: str | None, interval: str | None) -> str:
+    """The file name of a slice inside a day partition."""
+    if dataset == "klines":
+        return f"{symbol}-{interval}"
+    return symbol or "all"
 
 
 def land_slice(
@@ -98,26 +100,34 @@ def land_slice(
     symbol: str | None = None,
     interval: str | None = None,
     transport: Transport | None = None,
+    venue: str = "binance",
 ) -> SliceResult:
-    """Land one (dataset, symbol[, interval]) slice of Binance for `window`, replacing it."""
-    from include.cryptodw.sources import binance
+    """Land one (venue, dataset[, symbol, interval]) slice for `window`, replacing it.
 
-    if dataset == "liquidations":
-        part = "all"
-        result = binance.read_liquidations(settings.replay_dir, window.start, window.end)
-    else:
-        if symbol is None:
-            raise ValueError(f"{dataset} is landed per symbol; got no symbol")
-        part = f"{symbol}-{interval}" if dataset == "klines" else symbol
-        transport = transport or make_transport(settings)
-        result = fetch_slice(
-            transport, dataset, symbol, interval, window, exchange_clock(settings)
-        )
-    return _validate_and_write(settings, dataset, part, window, result.table, result.rejects, result.sources)
+    Instruments are a snapshot: they land on the UTC day the venue answered, whatever the
+    window.
+    """
+    connector = venues.venue(venue, settings.symbols)
+    transport = transport or make_transport(settings, connector)
+    result = fetch_slice(settings, connector, transport, dataset, window, symbol, interval)
+    if dataset == "instruments":
+        window = _snapshot_window(result, connector.raw_datasets[dataset][1], window)
+    part = slice_part(dataset, symbol, interval)
+    return _validate_and_write(
+        settings, venue, dataset, part, window, result.table, result.rejects, result.sources
+    )
+
+
+def _snapshot_window(result: ParseResult, time_column: str, default: Window) -> Window:
+    if result.table.num_rows == 0:
+        return Window(default.end - timedelta(days=1), default.end)
+    day = pc.max(result.table[time_column]).as_py().date()
+    return Window(day, day + timedelta(days=1))
 
 
 def _validate_and_write(
     settings: Settings,
+    venue: str,
     dataset: str,
     part: str,
     window: Window,
@@ -127,12 +137,12 @@ def _validate_and_write(
 ) -> SliceResult:
     from include.cryptodw.quality.runner import validate_raw_table
 
-    validate_raw_table(table, VENUE, dataset, window.start, window.end)
+    validate_raw_table(table, venue, dataset, window.start, window.end)
     landed = land_records(
         table,
         raw_dir=settings.raw_dir,
         manifest_dir=settings.manifest_dir,
-        venue=VENUE,
+        venue=venue,
         dataset=dataset,
         part=part,
         window_start=window.start,
@@ -142,13 +152,13 @@ def _validate_and_write(
     quarantine_records(
         rejects,
         quarantine_dir=settings.quarantine_dir,
-        venue=VENUE,
+        venue=venue,
         dataset=dataset,
         part=part,
         day=window.start,
     )
     return SliceResult(
-        venue=VENUE,
+        venue=venue,
         dataset=dataset,
         part=part,
         window_start=window.start.isoformat(),
@@ -159,21 +169,29 @@ def _validate_and_write(
     )
 
 
-def plan_slices(params: dict | None, interval_start, interval_end) -> dict[str, list[dict]]:
-    """The slices the landing tasks are mapped over, per dataset, each with its window.
+def plan_slices(
+    venue: str,
+    params: dict | None,
+    interval_start,
+    interval_end,
+    settings: Settings | None = None,
+) -> dict[str, list[dict]]:
+    """The slices a venue's landing tasks are mapped over, per dataset, each with its window.
 
-    Liquidations come from one market-wide stream, so they are one slice, not one per symbol.
+    Liquidations are one market-wide slice and instruments one snapshot, not one per symbol.
     """
     window = resolve_window(params, interval_start, interval_end).as_dict()
-    symbols = load_settings().symbols
-    return {
-        "klines": [
-            {"symbol": s, "interval": i, **window} for s in symbols for i in KLINE_INTERVALS
-        ],
-        "open_interest": [{"symbol": s, **window} for s in symbols],
-        "funding": [{"symbol": s, **window} for s in symbols],
-        "liquidations": [dict(window)],
-    }
+    settings = settings or load_settings()
+    slices: dict[str, list[dict]] = {}
+    for dataset in venues.venue(venue, settings.symbols).datasets:
+        if dataset == "klines":
+            items = [{"symbol": s, "interval": i} for s in settings.symbols for i in KLINE_INTERVALS]
+        elif dataset in venues.SYMBOL_DATASETS:
+            items = [{"symbol": s} for s in settings.symbols]
+        else:
+            items = [{}]
+        slices[dataset] = [{"venue": venue, **item, **window} for item in items]
+    return slices
 
 
 def land_slice_task(dataset: str, slice_: dict, outlet_event=None) -> dict:
@@ -185,8 +203,8 @@ def land_slice_task(dataset: str, slice_: dict, outlet_event=None) -> dict:
         window,
         symbol=slice_.get("symbol"),
         interval=slice_.get("interval"),
+        venue=slice_["venue"],
     )
     if outlet_event is not None:
         outlet_event.extra = window.as_dict()
     return result.as_dict()
-

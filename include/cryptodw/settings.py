@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from include.cryptodw.assets import DEFAULT_SYMBOLS
+from include.cryptodw.assets import DEFAULT_SYMBOLS, VENUES
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
@@ -23,6 +23,7 @@ class Settings:
     data_dir: Path
     source_mode: str  # "replay" (offline, retained payloads) or "live" (exchange APIs)
     symbols: tuple[str, ...]  # USD-M perpetual symbols to land, e.g. ("BTCUSDT", "ETHUSDT")
+    venues: tuple[str, ...] = VENUES  # venues to land, e.g. ("binance", "bybit", "okx")
 
     @property
     def lake_dir(self) -> Path:
@@ -85,9 +86,13 @@ def load_settings() -> Settings:
     source_mode = os.environ.get("CRYPTODW_SOURCE_MODE", "replay")
     if source_mode not in ("replay", "live"):
         raise ValueError(f"CRYPTODW_SOURCE_MODE must be 'replay' or 'live', not {source_mode!r}")
-    symbols = tuple(
-        s.strip().upper()
-        for s in os.environ.get("CRYPTODW_SYMBOLS", ",".join(DEFAULT_SYMBOLS)).split(",")
-        if s.strip()
-    )
-    return Settings(data_dir=data_dir, source_mode=source_mode, symbols=symbols)
+    symbols = _csv(os.environ.get("CRYPTODW_SYMBOLS", ",".join(DEFAULT_SYMBOLS)), str.upper)
+    venues = _csv(os.environ.get("CRYPTODW_VENUES", ",".join(VENUES)), str.lower)
+    unknown = sorted(set(venues) - set(VENUES))
+    if unknown:
+        raise ValueError(f"CRYPTODW_VENUES names unknown venues {unknown}; known: {VENUES}")
+    return Settings(data_dir=data_dir, source_mode=source_mode, symbols=symbols, venues=venues)
+
+
+def _csv(value: str, normalize) -> tuple[str, ...]:
+    return tuple(normalize(item.strip()) for item in value.split(",") if item.strip())

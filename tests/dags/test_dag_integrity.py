@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from include.cryptodw.airflow_local import dag_file_of
+
 DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
 DAG_ID_PREFIXES = ("ingest_", "transform_", "validate_", "maintain_")
 
@@ -20,14 +22,16 @@ def dag_bag():
 
 
 def test_no_import_errors(dag_bag):
+    from include.cryptodw.assets import VENUES
+
     assert dag_bag.import_errors == {}
-    assert set(dag_bag.dag_ids) == {"ingest_binance", "transform_warehouse"}
+    assert set(dag_bag.dag_ids) == {f"ingest_{v}" for v in VENUES} | {"transform_warehouse"}
 
 
 def test_dags_follow_house_rules(dag_bag):
     for dag_id, dag in dag_bag.dags.items():
         assert dag_id.startswith(DAG_ID_PREFIXES), dag_id
-        assert Path(dag.fileloc).stem == dag_id, f"{dag_id}: file name must equal dag_id"
+        assert Path(dag.fileloc) == dag_file_of(dag_id), f"{dag_id}: defined in an unexpected file"
         assert dag.tags, f"{dag_id}: needs tags"
         assert dag.default_args.get("owner"), f"{dag_id}: needs an owner"
         assert dag.default_args.get("retries", 0) >= 1, f"{dag_id}: needs retries"
@@ -42,11 +46,15 @@ def test_transform_is_scheduled_on_every_raw_asset(dag_bag):
     from include.cryptodw.assets import RAW_DATASETS
 
     dag = dag_bag.dags["transform_warehouse"]
-    scheduled_on = {asset.name for asset in dag.timetable.asset_condition.objects}
-    assert scheduled_on == {d.name for d in RAW_DATASETS}
-    ingest = dag_bag.dags["ingest_binance"]
-    produced = {o.name for task in ingest.tasks for o in task.outlets}
-    assert produced == scheduled_on
+    per_venue = dag.timetable.asset_condition.objects  # any venue, once all its datasets landed
+    for venue_landed in per_venue:
+        scheduled_on = {asset.name for asset in venue_landed.objects}
+        (venue,) = {name.split("__")[0].removeprefix("raw_") for name in scheduled_on}
+        assert scheduled_on == {d.name for d in RAW_DATASETS if d.venue == venue}
+        ingest = dag_bag.dags[f"ingest_{venue}"]
+        produced = {o.name for task in ingest.tasks for o in task.outlets}
+        assert produced == scheduled_on
+    assert len(per_venue) == len({d.venue for d in RAW_DATASETS})
 
 
 def test_transform_structure_gates_each_layer_before_publishing(dag_bag):
@@ -60,11 +68,16 @@ def test_transform_structure_gates_each_layer_before_publishing(dag_bag):
     assert {t.pool for t in writers} == {"duckdb_writer"}
 
 
-def test_ingest_maps_landing_over_slices(dag_bag):
-    dag = dag_bag.dags["ingest_binance"]
-    land_tasks = {t.task_id for t in dag.tasks if t.task_id.startswith("land_")}
-    assert land_tasks == {"land_klines", "land_open_interest", "land_funding", "land_liquidations"}
-    assert all(dag.get_task(t).is_mapped for t in land_tasks)
+def test_ingest_maps_landing_over_slices_in_the_venues_pool(dag_bag):
+    from include.cryptodw.airflow_local import POOLS
+    from include.cryptodw.assets import VENUE_DATASETS, VENUES
+
+    for venue in VENUES:
+        dag = dag_bag.dags[f"ingest_{venue}"]
+        land_tasks = {t.task_id for t in dag.tasks if t.task_id.startswith("land_")}
+        assert land_tasks == {f"land_{d}" for d in VENUE_DATASETS[venue]}
+        assert all(dag.get_task(t).is_mapped for t in land_tasks)
+        assert {t.pool for t in dag.tasks} == {f"{venue}_api"} and f"{venue}_api" in POOLS
 
 
 @pytest.mark.parametrize("dag_file", sorted(DAGS_DIR.glob("*.py")), ids=lambda p: p.name)

@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from include.cryptodw.schemas import QUARANTINE, RAW_DATASETS
+from include.cryptodw.schemas import QUARANTINE
 from include.cryptodw.transport import atomic_write_bytes
 
 log = logging.getLogger(__name__)
@@ -103,6 +103,20 @@ def _canonical_order(table: pa.Table, time_column: str) -> pa.Table:
     return unique.sort_by(keys)
 
 
+def raw_schema(venue: str, dataset: str) -> tuple[pa.Schema, str]:
+    """The schema of a raw dataset and the event-time column that picks its UTC-day partition.
+
+    Connectors own their schemas (`include.cryptodw.sources.venues`); imported here on use
+    because the connectors import this module for `SourcePayload`.
+    """
+    from include.cryptodw.sources.venues import raw_datasets
+
+    try:
+        return raw_datasets(venue)[dataset]
+    except KeyError:
+        raise ValueError(f"{venue} has no raw dataset {dataset!r}") from None
+
+
 def land_records(
     table: pa.Table,
     *,
@@ -120,7 +134,7 @@ def land_records(
     Rows must lie inside the window (a row outside it is a bug in the caller, not data to
     drop). Exact duplicate rows are removed (websocket re-sends, overlapping REST pages).
     """
-    schema, time_column = RAW_DATASETS[dataset]
+    schema, time_column = raw_schema(venue, dataset)
     table = table.cast(schema)
     if table.num_rows:
         lo, hi = pc.min(table[time_column]).as_py(), pc.max(table[time_column]).as_py()

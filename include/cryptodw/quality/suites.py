@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from include.cryptodw.assets import DATASETS, KLINE_INTERVALS, VENUES, RawDataset
+from include.cryptodw.assets import KLINE_INTERVALS, VENUE_DATASETS, VENUES, RawDataset
 from include.cryptodw.schemas import RAW_DATASETS
 from include.cryptodw.windows import Window
 
@@ -524,7 +524,7 @@ def stg_landing_manifests_suite(window: Window | None = None) -> ExpectationSuit
             *_not_null(required),
             _unique(["exchange_id", "dataset", "part", "capture_date"]),
             _in_set("exchange_id", VENUES),
-            _in_set("dataset", DATASETS),
+            _in_set("dataset", sorted({d for ds in VENUE_DATASETS.values() for d in ds})),
             *_non_negative(["landed_row_count"]),
             gxe.ExpectColumnValuesToMatchRegex(column="file_sha256", regex=r"^[0-9a-f]{64}$"),
             gxe.ExpectColumnPairValuesToBeEqual(
@@ -783,9 +783,13 @@ def suite_spec(name: str) -> SuiteSpec:
 def suite_names(layer: str) -> list[str]:
     """Every suite of `layer` ("raw", "staging" or "marts") for the venues in `assets.VENUES`."""
     if layer == "raw":
-        return [RawDataset(v, d).name for v in VENUES for d in DATASETS if d in _RAW_SPECS]
+        return [
+            RawDataset(v, d).name for v in VENUES for d in VENUE_DATASETS[v] if d in _RAW_SPECS
+        ]
     if layer == "staging":
-        venues = [f"stg_{v}__{d}" for v in VENUES for d in DATASETS if d in _STAGING_SPECS]
+        venues = [
+            f"stg_{v}__{d}" for v in VENUES for d in VENUE_DATASETS[v] if d in _STAGING_SPECS
+        ]
         return [*venues, _MANIFESTS_SPEC.name]
     if layer == "marts":
         return list(_MART_SPECS)

@@ -1,8 +1,9 @@
-"""The offline Binance: a seeded market model, what Binance would publish of it, and its REST API.
+"""The offline exchanges: a seeded market model and what Binance, Bybit and OKX publish of it.
 
-`simulate()` runs a preset over a window of UTC days and writes archive files and recorded
-websocket segments under the replay root, and the ground truth under the truth root.
-`simulated_exchange()` serves the REST endpoints the connector uses from that truth.
+`simulate()` runs a preset over a window of UTC days and writes, under the replay root, the
+files a recorder or archive would hold (Binance's archive zips; each venue's recorded
+liquidation websocket), and the ground truth per venue under the truth root.
+`simulated_exchange()` serves every venue's REST endpoints the connectors use from that truth.
 """
 
 from __future__ import annotations
@@ -12,14 +13,27 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from include.cryptodw.simulator.emitter import BinanceEmitter, spec_record, write_manifest
-from include.cryptodw.simulator.exchange import SimulatedBinanceApi
-from include.cryptodw.simulator.market import MarketSimulation
-from include.cryptodw.simulator.presets import get_preset, resolve_specs
+from include.cryptodw.simulator.bybit_api import SimulatedBybitApi
+from include.cryptodw.simulator.emitter import BinanceEmitter, StreamRecorder
+from include.cryptodw.simulator.exchange import SimulatedBinanceApi, SimulatedExchange
+from include.cryptodw.simulator.market import MarketDay, MarketSimulation
+from include.cryptodw.simulator.okx_api import SimulatedOkxApi
+from include.cryptodw.simulator.presets import VENUES, SymbolSpec, get_preset, resolve_specs
+from include.cryptodw.simulator.streams import VENUE_STREAMS
+from include.cryptodw.simulator.truth import spec_record, write_manifest, write_truth_day
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SimulationReport", "SimulatedBinanceApi", "simulate", "simulated_exchange"]
+__all__ = [
+    "VENUES",
+    "SimulatedBinanceApi",
+    "SimulatedBybitApi",
+    "SimulatedExchange",
+    "SimulatedOkxApi",
+    "SimulationReport",
+    "simulate",
+    "simulated_exchange",
+]
 
 
 @dataclass(frozen=True)
@@ -31,10 +45,11 @@ class SimulationReport:
     end: date
     seed: int
     symbols: tuple[str, ...]
+    venues: tuple[str, ...]
     days: int
-    liquidations: int  # forced orders generated (truth)
-    pushed: int  # of which the websocket stream delivered
-    liquidated_usd: float  # notional of all forced orders
+    liquidations: int  # forced orders generated on every venue (truth)
+    pushed: int  # of which the venues' websocket streams delivered
+    liquidated_usd: float  # notional of all forced orders, every venue
     files_written: int
 
 
@@ -47,62 +62,93 @@ def simulate(
     truth_root: Path,
     symbols: tuple[str, ...],
     seed: int = 7,
+    venues: tuple[str, ...] = VENUES,
 ) -> SimulationReport:
-    """Simulate `preset` over `[start, end)` and write what Binance publishes plus the truth.
+    """Simulate `preset` over `[start, end)` and write what `venues` publish plus the truth.
 
-    Deterministic in (preset, window, symbols, seed): a rerun rewrites identical bytes.
+    The venues share one market (`SymbolSpec.venue_shares`, renormalised over `venues`).
+    Deterministic in (preset, window, symbols, seed, venues): a rerun rewrites identical bytes;
+    Binance's files from `venues=("binance",)` are those of the Binance-only simulator.
     """
     specs = resolve_specs(symbols)
-    model = MarketSimulation(get_preset(preset), start, end, specs, seed)
-    emitter = BinanceEmitter(Path(replay_root), Path(truth_root), specs, start, end)
-    days = liquidations = pushed = 0
-    liquidated_usd = 0.0
+    model = MarketSimulation(get_preset(preset), start, end, specs, seed, venues)
+    venues = tuple(model.contracts)
+    replay_root, truth_root = Path(replay_root), Path(truth_root)
+    binance = BinanceEmitter(replay_root, specs, start, end) if "binance" in venues else None
+    streams = {
+        venue: (StreamRecorder(replay_root, venue, stream), build)
+        for venue, (stream, build) in VENUE_STREAMS.items()
+        if venue in venues
+    }
+    totals = _Totals()
     for market_day in model.days():
-        emitter.emit(market_day)
-        liq = market_day.liquidations
-        day_usd = float(liq.notional_usd(specs).sum())
-        days, liquidations, pushed = (
-            days + 1,
-            liquidations + len(liq),
-            pushed + int(liq.pushed.sum()),
-        )
-        liquidated_usd += day_usd
-        log.info(
-            "simulated %s (%s): %d forced orders (%d pushed), $%.1fM liquidated",
-            market_day.day,
-            market_day.phase,
-            len(liq),
-            int(liq.pushed.sum()),
-            day_usd / 1e6,
-        )
-    emitter.finish()
+        if binance is not None:
+            binance.emit(market_day)
+        for venue, (recorder, build) in streams.items():
+            recorder.record(market_day.day, build(market_day.venues[venue], specs))
+        totals.truth_files += write_truth_day(truth_root, market_day)
+        totals.add(market_day, specs)
+    if binance is not None:
+        binance.finish()
+    for recorder, _ in streams.values():
+        recorder.finish()
     write_manifest(
-        Path(truth_root),
+        truth_root,
         {
             "preset": preset,
             "start": start.isoformat(),
             "end": end.isoformat(),
             "seed": seed,
             "specs": [spec_record(s) for s in specs],
+            "venues": {v: [c.record() for c in model.contracts[v]] for v in venues},
         },
     )
+    files = totals.truth_files + 1 + sum(recorder.files_written for recorder, _ in streams.values())
     report = SimulationReport(
         preset=preset,
         start=start,
         end=end,
         seed=seed,
         symbols=tuple(s.symbol for s in specs),
-        days=days,
-        liquidations=liquidations,
-        pushed=pushed,
-        liquidated_usd=liquidated_usd,
-        files_written=emitter.files_written + 1,
+        venues=venues,
+        days=totals.days,
+        liquidations=totals.liquidations,
+        pushed=totals.pushed,
+        liquidated_usd=totals.liquidated_usd,
+        files_written=files + (binance.files if binance is not None else 0),
     )
     log.info("simulation %s %s..%s done: %s", preset, start, end, report)
     return report
 
 
-def simulated_exchange(truth_root: Path, replay_root: Path) -> SimulatedBinanceApi:
-    """Binance for the market last simulated into `truth_root`: REST from the truth, archive
-    files (``data.binance.vision``) from what `simulate` wrote under `replay_root`."""
-    return SimulatedBinanceApi.from_truth(Path(truth_root), archive_root=Path(replay_root))
+@dataclass
+class _Totals:
+    days: int = 0
+    liquidations: int = 0
+    pushed: int = 0
+    liquidated_usd: float = 0.0
+    truth_files: int = 0
+
+    def add(self, market_day: MarketDay, specs: tuple[SymbolSpec, ...]) -> None:
+        self.days += 1
+        for venue, venue_day in market_day.venues.items():
+            liq = venue_day.liquidations
+            day_usd = float(liq.notional_usd(specs).sum())
+            self.liquidations += len(liq)
+            self.pushed += int(liq.pushed.sum())
+            self.liquidated_usd += day_usd
+            log.info(
+                "simulated %s (%s) on %s: %d forced orders (%d pushed), $%.1fM liquidated",
+                market_day.day,
+                market_day.phase,
+                venue,
+                len(liq),
+                int(liq.pushed.sum()),
+                day_usd / 1e6,
+            )
+
+
+def simulated_exchange(truth_root: Path, replay_root: Path) -> SimulatedExchange:
+    """Every venue of the market last simulated into `truth_root`, routed by host: REST from
+    the truth, Binance's archive files (``data.binance.vision``) from `replay_root`."""
+    return SimulatedExchange.from_truth(Path(truth_root), Path(replay_root))

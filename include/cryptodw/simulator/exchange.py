@@ -20,7 +20,6 @@ request, so a recording made through it is reproducible.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -28,17 +27,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from include.cryptodw.simulator import formats
-from include.cryptodw.simulator.emitter import (
-    TRUTH_MANIFEST,
-    aggregate_candles,
-    truth_path,
-)
-from include.cryptodw.simulator.market import MinuteBars
+from include.cryptodw.simulator.bybit_api import SimulatedBybitApi
+from include.cryptodw.simulator.okx_api import SimulatedOkxApi
+from include.cryptodw.simulator.truth import TruthStore
+from include.cryptodw.sources import bybit, okx
 from include.cryptodw.sources.binance import (
     FUNDING_LIMIT,
     FUNDING_RATE_PATH,
@@ -47,8 +41,15 @@ from include.cryptodw.sources.binance import (
     KLINES_PATH,
     OPEN_INTEREST_HIST_PATH,
     OPEN_INTEREST_LIMIT,
+    VENUE,
 )
-from include.cryptodw.transport import Params, PayloadNotFound, Response, TransportError
+from include.cryptodw.transport import (
+    Params,
+    PayloadNotFound,
+    Response,
+    Transport,
+    TransportError,
+)
 
 REST_HOST = "fapi.binance.com"
 ARCHIVE_HOST = "data.binance.vision"
@@ -116,18 +117,16 @@ class SimulatedBinanceApi:
     open_interest_history_days: int | None = None
     request_spacing_s: float = 1.0
     weight_limit: int = 2400
-    _manifest: dict = field(init=False, repr=False)
+    _truth: TruthStore = field(init=False, repr=False)
     _clock: datetime = field(init=False, repr=False)
     _weight_minute: int = field(init=False, default=-1, repr=False)
     _weight_used: int = field(init=False, default=0, repr=False)
-    _cache: dict = field(init=False, default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
-        path = Path(self.truth_root) / TRUTH_MANIFEST
-        if not path.exists():
-            raise FileNotFoundError(f"no simulation under {self.truth_root} ({path} missing)")
-        self._manifest = json.loads(path.read_text())
-        self._specs = {s["symbol"]: s for s in self._manifest["specs"]}
+        self._truth = TruthStore(Path(self.truth_root), VENUE)
+        if not self._truth.simulated:
+            raise ValueError(f"the simulation under {self.truth_root} did not include Binance")
+        self._specs = self._truth.specs
         self._clock = datetime.combine(self.window_end, datetime.min.time(), tzinfo=UTC)
 
     @classmethod
@@ -141,11 +140,11 @@ class SimulatedBinanceApi:
 
     @property
     def window_start(self) -> date:
-        return date.fromisoformat(self._manifest["start"])
+        return self._truth.window_start
 
     @property
     def window_end(self) -> date:
-        return date.fromisoformat(self._manifest["end"])
+        return self._truth.window_end
 
     # ------------------------------------------------------------------------ transport
 
@@ -216,7 +215,7 @@ class SimulatedBinanceApi:
             raise _mandatory("interval")
         if interval not in INTERVAL_MS:
             raise BinanceError(400, -1120, "Invalid interval.")
-        candles = self._candles(query.symbol, interval)
+        candles = self._truth.candles(query.symbol, INTERVAL_MS[interval])
         rows = _select(candles, candles[:, 0], query, self._now_ms())
         spec = self._specs[query.symbol]
         items = [
@@ -238,7 +237,7 @@ class SimulatedBinanceApi:
             oldest = self._now_ms() - self.open_interest_history_days * 86_400_000
             if query.start_ms < oldest:
                 raise BinanceError(400, -1130, "parameter 'startTime' is invalid.")
-        table = self._symbol_rows("open_interest", query.symbol)
+        table = self._truth.symbol_rows("open_interest", query.symbol)
         times = table.column("snapshot_ms").to_numpy()
         on_period = times % INTERVAL_MS[period] == 0
         index = _select(np.flatnonzero(on_period), times[on_period], query, self._now_ms())
@@ -260,7 +259,7 @@ class SimulatedBinanceApi:
 
     def _funding_rate(self, params: dict[str, str]) -> tuple[list, int]:
         query = self._query(params, FUNDING_DEFAULT_LIMIT, FUNDING_LIMIT)
-        table = self._symbol_rows("funding", query.symbol)
+        table = self._truth.symbol_rows("funding", query.symbol)
         times = table.column("funding_time_ms").to_numpy()
         index = _select(np.arange(times.size), times, query, self._now_ms())
         rates, marks = table.column("rate_e8").to_numpy(), table.column("mark_price").to_numpy()
@@ -294,40 +293,6 @@ class SimulatedBinanceApi:
     def _now_ms(self) -> int:
         return int(self._clock.timestamp() * 1000)
 
-    def _cached(self, key: tuple, build):
-        if key not in self._cache:
-            self._cache[key] = build()
-        return self._cache[key]
-
-    def _table(self, name: str) -> pa.Table:
-        """A truth table over the whole window, in time order."""
-        return self._cached(("table", name), lambda: self._read_table(name))
-
-    def _read_table(self, name: str) -> pa.Table:
-        day, parts = self.window_start, []
-        while day < self.window_end:
-            path = truth_path(Path(self.truth_root), name, day)
-            if not path.exists():
-                raise TransportError(f"simulation truth incomplete: {path} is missing")
-            parts.append(pq.read_table(path))
-            day += timedelta(days=1)
-        return pa.concat_tables(parts)
-
-    def _symbol_rows(self, name: str, symbol: str) -> pa.Table:
-        """One symbol's rows of a truth table (time order within each day file)."""
-        return self._cached(
-            ("rows", name, symbol),
-            lambda: self._table(name).filter(pc.equal(self._table(name).column("symbol"), symbol)),
-        )
-
-    def _candles(self, symbol: str, interval: str) -> np.ndarray:
-        def build() -> np.ndarray:
-            rows = self._symbol_rows("minute_bars", symbol)
-            minutes = np.stack([rows.column(c).to_numpy() for c in MinuteBars.COLUMNS], axis=1)
-            return aggregate_candles(minutes, INTERVAL_MS[interval])
-
-        return self._cached(("candles", symbol, interval), build)
-
 
 def _optional_ms(params: dict[str, str], name: str) -> int | None:
     value = params.get(name)
@@ -354,3 +319,36 @@ def _select(rows: np.ndarray, times: np.ndarray, query: _Query, now_ms: int) -> 
         inside &= times >= query.start_ms
         return rows[inside][: query.limit]
     return rows[inside][-query.limit :]
+
+
+@dataclass
+class SimulatedExchange:
+    """Every simulated venue behind one `Transport`, routed by the URL's host.
+
+    Binance answers ``fapi.binance.com`` and ``data.binance.vision``, Bybit ``api.bybit.com``
+    and OKX ``www.okx.com`` (the hosts of the connectors' `REST_BASE`); a host of a venue the
+    simulation did not include is refused.
+    """
+
+    apis: dict[str, Transport]
+
+    @classmethod
+    def from_truth(cls, truth_root: Path, archive_root: Path | None = None) -> SimulatedExchange:
+        venues = TruthStore(Path(truth_root), VENUE).manifest["venues"]
+        apis: dict[str, Transport] = {}
+        if VENUE in venues:
+            binance_api = SimulatedBinanceApi.from_truth(truth_root, archive_root)
+            apis.update({REST_HOST: binance_api, ARCHIVE_HOST: binance_api})
+        if bybit.VENUE in venues:
+            apis[urlsplit(bybit.REST_BASE).netloc] = SimulatedBybitApi.from_truth(truth_root)
+        if okx.VENUE in venues:
+            apis[urlsplit(okx.REST_BASE).netloc] = SimulatedOkxApi.from_truth(truth_root)
+        return cls(apis)
+
+    def get(self, url: str, params: Params | None = None) -> Response:
+        host = urlsplit(url).netloc
+        api = self.apis.get(host)
+        if api is None:
+            served = sorted(self.apis)
+            raise TransportError(f"no simulated venue serves host {host!r} (only {served})")
+        return api.get(url, params)

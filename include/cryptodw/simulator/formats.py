@@ -1,16 +1,17 @@
-"""Binance's own text for numbers, rows and messages, built from exact integer units.
+"""Each venue's own text for numbers, rows and messages, built from exact integer units.
 
 Amounts travel through the simulator as integers in the instrument's units (a price of
 "71481.90" is 7148190 with 2 decimals), so a daily candle is the exact sum of its minutes and
 the archive file, the REST page and the websocket message of one event print the same digits.
-The functions here are shared by the archive writer, the websocket recorder and the simulated
-REST API.
+The functions here are shared by the archive writer, the websocket recorders and the simulated
+REST APIs.
 """
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from decimal import Decimal
 
 RATE_DECIMALS = 8  # funding rates and long/short ratios are printed with 8 decimals
 METRICS_DECIMALS = 16  # the metrics archive pads open interest to 16 decimals
@@ -32,6 +33,22 @@ def fixed(units: int, decimals: int, pad_to: int | None = None) -> str:
         return sign + digits
     digits = digits.rjust(decimals + 1, "0")
     return f"{sign}{digits[:-decimals]}.{digits[-decimals:]}"
+
+
+def trimmed(units: int, decimals: int) -> str:
+    """Integer units as the shortest plain decimal: 10000 at 8 decimals -> "0.0001"."""
+    text = fixed(units, decimals)
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def quotient(units: int, divisor: int) -> str:
+    """`units` / `divisor` as an exact, shortest plain decimal (OKX contracts from base units).
+
+    The divisors are powers of ten, so the quotient always terminates.
+    """
+    value = Decimal(units) / Decimal(divisor)
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def java_decimal(units: int, scale: int) -> str:
@@ -181,4 +198,48 @@ def force_order_message(
         f'{{"e":"forceOrder","E":{event_ms},"o":{{"s":"{symbol}","S":"{order_side}",'
         f'"o":"LIMIT","f":"IOC","q":"{qty}","p":"{order_price}","ap":"{avg_price}",'
         f'"X":"FILLED","l":"{last_qty}","z":"{qty}","T":{trade_ms}}}}}'
+    )
+
+
+# ------------------------------------------------------------------------- Bybit, OKX
+
+
+def bybit_liquidation(symbol: str, position_side: str, qty: str, price: str, trade_ms: int) -> dict:
+    """One element of an `allLiquidation` push: `S` is the liquidated POSITION's side."""
+    return {"T": trade_ms, "s": symbol, "S": position_side, "v": qty, "p": price}
+
+
+def bybit_liquidation_message(symbol: str, ts_ms: int, events: list[dict]) -> str:
+    return compact_json(
+        {"topic": f"allLiquidation.{symbol}", "type": "snapshot", "ts": ts_ms, "data": events}
+    )
+
+
+def okx_liquidation_detail(
+    side: str, pos_side: str, contracts: str, bankruptcy_price: str, trade_ms: int
+) -> dict:
+    """One `details[]` element of OKX's liquidation orders (push and REST alike)."""
+    return {
+        "bkLoss": "0",
+        "bkPx": bankruptcy_price,
+        "ccy": "",
+        "posSide": pos_side,
+        "side": side,
+        "sz": contracts,
+        "ts": str(trade_ms),
+    }
+
+
+def okx_liquidation_item(family: str, details: list[dict], inst_id: str | None) -> dict:
+    """One instrument's entry: the push names the instrument, the REST answer only its family."""
+    item: dict[str, object] = {"details": details, "instFamily": family}
+    if inst_id is not None:
+        item["instId"] = inst_id
+    item.update({"instType": "SWAP", "uly": family})
+    return item
+
+
+def okx_liquidation_message(item: dict) -> str:
+    return compact_json(
+        {"arg": {"channel": "liquidation-orders", "instType": "SWAP"}, "data": [item]}
     )

@@ -21,7 +21,13 @@ Funding. Every 8 hours the rate follows Binance's formula on a premium driven by
 long/short imbalance and the price deviation. Funding paid or received moves every leveraged
 position's liquidation price (margin changes), which the book applies as a shift of its grid.
 
-A richer model can replace this one: the emitter only needs `days()` yielding `MarketDay`.
+Venues. The model is the whole market. Each venue holds a fixed share of every symbol's
+positions (so the same price path liquidates each venue's share of a bucket, as that venue's
+own forced orders), open interest and volume, and quotes prices at a tiny basis
+(`venues.Contract`). Binance's share of a market simulated for Binance alone is all of it, and
+then its output is what a Binance-only model would give.
+
+A richer model can replace this one: the emitters only need `days()` yielding `MarketDay`.
 """
 
 from __future__ import annotations
@@ -36,7 +42,8 @@ from typing import Protocol
 
 import numpy as np
 
-from include.cryptodw.simulator.presets import Mechanics, Phase, Preset, SymbolSpec
+from include.cryptodw.simulator.presets import VENUES, Mechanics, Phase, Preset, SymbolSpec
+from include.cryptodw.simulator.venues import Contract, venue_contracts
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +59,7 @@ GRID_HALF_WIDTH = 3.0  # the grid spans start price x e^-3 .. x e^3
 LEVERAGE_QUANTILES = 400
 MAX_LEVERAGE = 125.0
 MAX_ORDERS_PER_BUCKET = 400
+NET_MODE_SHARE = 0.3  # OKX positions held in one-way (net) mode: their posSide is "net"
 SEED_DAYS = 60  # history behind the positions open when the window starts
 SEED_DAILY_VOL = 0.012  # daily log-volatility of that history (BTC factor)
 SEED_DAILY_RANGE = 0.02  # log half-range a day of that history swept (liquidating what it hit)
@@ -94,17 +102,18 @@ class MinuteBars:
 
 @dataclass(frozen=True)
 class OpenInterestSnapshots:
-    """One symbol's 5-minute open interest of a day (snapshot at `snapshot_ms`, state then).
+    """One symbol's 5-minute open interest on one venue (snapshot at `snapshot_ms`, state then).
 
     289 rows, 00:00 through 24:00: the last row is the state the day ends with (equal to the
     next day's first row), which the metrics archive files under the day that ends then.
+    Open interest is one-sided (the base coin held long, which equals that held short).
     """
 
     snapshot_ms: np.ndarray
     oi_units: np.ndarray  # base coin, 10**-qty_decimals
     mark_units: np.ndarray  # price, 10**-price_decimals
     value_units: np.ndarray  # USDT, 10**-(price_decimals + qty_decimals): exactly oi x mark
-    ratios_e8: np.ndarray  # (n, 4) metrics ratios x 1e8, in the metrics column order
+    ratios_e8: np.ndarray | None  # (n, 4) Binance metrics ratios x 1e8 (None elsewhere)
     leveraged_long: np.ndarray  # base coin held by liquidatable longs
     leveraged_short: np.ndarray
 
@@ -116,13 +125,16 @@ class FundingEvent:
     rate_e8: int  # funding rate x 1e8 (Binance prints 8 decimals)
     mark_price: float
     interval_hours: int = FUNDING_HOURS
+    predicted_e8: int | None = None  # the rate forecast before settlement (OKX publishes it)
 
 
 @dataclass(frozen=True)
 class Liquidations:
-    """Every forced order of a day (ground truth), columnar, sorted by trade time.
+    """Every forced order of a day on one venue (ground truth), columnar, by trade time.
 
-    `pushed` marks the orders Binance's stream would deliver: the latest per symbol and second.
+    Quantities are in the venue's units (`qty_step` base coin each, per symbol). `pushed` marks
+    the orders the venue's stream delivers: on Binance the latest per symbol and second, on
+    Bybit and OKX all of them.
     """
 
     symbol_index: np.ndarray
@@ -136,15 +148,36 @@ class Liquidations:
     avg_price_units: np.ndarray  # fill price, tick-rounded
     trigger_price: np.ndarray  # liquidation price of the bucket
     pushed: np.ndarray
+    qty_step: np.ndarray  # per symbol: base coin per quantity unit
+    net_mode: np.ndarray  # the position was held in one-way (net) mode (OKX says posSide=net)
 
     def __len__(self) -> int:
         return int(self.trade_ms.size)
 
+    def qty_base(self) -> np.ndarray:
+        return self.qty_units * self.qty_step[self.symbol_index]
+
     def notional_usd(self, specs: tuple[SymbolSpec, ...]) -> np.ndarray:
         """Filled quantity x average price of each order, USDT."""
-        qty_scale = np.array([10.0**-s.qty_decimals for s in specs])[self.symbol_index]
         price_scale = np.array([10.0**-s.price_decimals for s in specs])[self.symbol_index]
-        return self.qty_units * qty_scale * self.avg_price_units * price_scale
+        return self.qty_base() * self.avg_price_units * price_scale
+
+    def bankruptcy_notional_usd(self, specs: tuple[SymbolSpec, ...]) -> np.ndarray:
+        """Quantity x bankruptcy price, USDT: what a feed without fill prices adds up."""
+        price_scale = np.array([10.0**-s.price_decimals for s in specs])[self.symbol_index]
+        return self.qty_base() * self.order_price_units * price_scale
+
+
+@dataclass(frozen=True)
+class VenueDay:
+    """What one venue's share of the market did on a day, in that venue's units."""
+
+    venue: str
+    contracts: tuple[Contract, ...]  # in spec order
+    bars: dict[str, MinuteBars]
+    open_interest: dict[str, OpenInterestSnapshots]
+    funding: list[FundingEvent]
+    liquidations: Liquidations
 
 
 @dataclass(frozen=True)
@@ -152,16 +185,11 @@ class MarketDay:
     day: date
     phase: str
     specs: tuple[SymbolSpec, ...]
-    bars: dict[str, MinuteBars]
-    open_interest: dict[str, OpenInterestSnapshots]
-    funding: list[FundingEvent]
-    liquidations: Liquidations
-    # (symbols, 2, minutes) liquidated USDT by minute of trade; [:, 0] longs, [:, 1] shorts
-    liquidated_usd: np.ndarray
+    venues: dict[str, VenueDay]  # in `presets.VENUES` order
 
 
 class MarketModel(Protocol):
-    """What the Binance emitter needs from a market model."""
+    """What the emitters need from a market model."""
 
     specs: tuple[SymbolSpec, ...]
 
@@ -347,6 +375,7 @@ class MarketSimulation:
         end: date,
         specs: tuple[SymbolSpec, ...],
         seed: int,
+        venues: tuple[str, ...] = ("binance",),
     ) -> None:
         if end <= start:
             raise ValueError(f"empty window: end {end} must be after start {start}")
@@ -356,6 +385,7 @@ class MarketSimulation:
         self.end = end
         self.specs = specs
         self.seed = seed
+        self.contracts = venue_contracts(specs, venues, seed)
         self.schedule = preset.schedule((end - start).days)
         self._books = [PositionBook(s, self.mech, s.start_price) for s in specs]
         self._states = [
@@ -419,16 +449,51 @@ class MarketSimulation:
             )
             paths.append(path)
             funding += events
-        liq = self._expand_liquidations(np.random.default_rng([self.seed, index, 1]), paths, day_ms)
-        liquidated_usd = _liquidated_by_minute(liq, self.specs, day_ms)
+        funding.sort(key=lambda f: (f.funding_ms, f.symbol))
+        venues = {}
+        for k, venue in enumerate(VENUES):
+            if venue in self.contracts:
+                venues[venue] = self._venue_day(rng, index, k, venue, paths, funding, day_ms)
+        return MarketDay(day, phase.name, self.specs, venues)
+
+    def _venue_day(self, rng: np.random.Generator, index: int, k: int, venue: str,
+                   paths: list[_DayPaths], funding: list[FundingEvent], day_ms: int) -> VenueDay:
+        """One venue's share of the day. Binance draws from the day's generator (as a market
+        simulated for Binance alone does); the others from their own."""
+        contracts = self.contracts[venue]
+        binance = venue == "binance"
+        liq_rng = np.random.default_rng([self.seed, index, 1] + ([] if binance else [k]))
+        liq = self._expand_liquidations(liq_rng, paths, day_ms, contracts, venue)
+        own = rng if binance else np.random.default_rng([self.seed, index, 2, k])
         bars, open_interest = {}, {}
-        for s, spec in enumerate(self.specs):
-            bars[spec.symbol] = self._bars(rng, s, spec, paths[s], liq, day_ms)
-            open_interest[spec.symbol] = self._snapshots(rng, s, spec, paths[s], bars[spec.symbol],
-                                                         day_ms)
-        return MarketDay(day, phase.name, self.specs, bars, open_interest,
-                         sorted(funding, key=lambda f: (f.funding_ms, f.symbol)), liq,
-                         liquidated_usd)
+        for s, (spec, contract) in enumerate(zip(self.specs, contracts, strict=True)):
+            bars[spec.symbol] = self._bars(own, s, spec, paths[s], liq, day_ms, contract)
+            open_interest[spec.symbol] = (
+                self._snapshots(own, s, spec, paths[s], bars[spec.symbol], day_ms, contract)
+                if binance else _venue_snapshots(spec, paths[s], day_ms, contract)
+            )
+        if not binance:
+            funding = self._venue_funding(own, funding, contracts)
+        return VenueDay(venue, contracts, bars, open_interest, funding, liq)
+
+    def _venue_funding(self, rng: np.random.Generator, funding: list[FundingEvent],
+                       contracts: tuple[Contract, ...]) -> list[FundingEvent]:
+        """Bybit and OKX settle on the hour at a rate near the market's (their own premium)."""
+        mech = self.mech
+        basis = {c.symbol: c.basis for c in contracts}
+        noise = rng.normal(0.0, 0.3 * mech.funding_noise * 1e8, len(funding))
+        cap = int(round(mech.funding_cap * 1e8))
+        return [
+            FundingEvent(
+                e.symbol,
+                e.funding_ms - e.funding_ms % (60 * MINUTE_MS),
+                min(max(e.rate_e8 + int(round(z)), -cap), cap),
+                e.mark_price * math.exp(basis[e.symbol]),
+                e.interval_hours,
+                predicted_e8=e.rate_e8,
+            )
+            for e, z in zip(funding, noise.tolist(), strict=True)
+        ]
 
     def _shocks(self, rng: np.random.Generator, phase: Phase) -> dict[str, np.ndarray]:
         """Exogenous per-minute shocks of the day, shared factor and per symbol."""
@@ -590,26 +655,34 @@ class MarketSimulation:
     # -------------------------------------------------------------- forced orders
 
     def _expand_liquidations(
-        self, rng: np.random.Generator, paths: list[_DayPaths], day_ms: int
+        self,
+        rng: np.random.Generator,
+        paths: list[_DayPaths],
+        day_ms: int,
+        contracts: tuple[Contract, ...],
+        venue: str,
     ) -> Liquidations:
-        """Split liquidated buckets into forced orders with sizes, prices and times."""
+        """Split a venue's share of the liquidated buckets into its forced orders (sizes in its
+        units, prices at its basis, times)."""
         mech = self.mech
         parts = []
-        for s, (spec, path) in enumerate(zip(self.specs, paths, strict=True)):
+        for s, (spec, path, contract) in enumerate(zip(self.specs, paths, contracts, strict=True)):
             if not path.liq_qty:
                 continue
             counts = [q.size for q in path.liq_qty]
             minute = np.repeat(path.liq_minute, counts)
             is_long = np.repeat(path.liq_long, counts)
             trigger = np.concatenate(path.liq_price)
-            bucket_qty = np.concatenate(path.liq_qty)
+            bucket_qty = np.concatenate(path.liq_qty) * contract.share
             expected = np.maximum(bucket_qty * trigger / spec.mean_order_usd - 1, 0)
             n_orders = 1 + rng.poisson(expected)
             n_orders = np.minimum(n_orders, MAX_ORDERS_PER_BUCKET)
             bucket = np.repeat(np.arange(bucket_qty.size), n_orders)
             size = rng.lognormal(0.0, 1.1, bucket.size)
             share = size / np.bincount(bucket, weights=size)[bucket]
-            qty_units = np.maximum(np.rint(bucket_qty[bucket] * share * 10**spec.qty_decimals), 1)
+            qty_units = np.maximum(
+                np.rint(bucket_qty[bucket] * share * 10**spec.qty_decimals / contract.lot_units), 1
+            )
             minute_o = path.open[minute][bucket]
             extreme = np.where(is_long, path.low[minute], path.high[minute])[bucket]
             trig = trigger[bucket]
@@ -624,8 +697,9 @@ class MarketSimulation:
             long_b = is_long[bucket]
             slip = np.minimum(rng.exponential(0.0008, bucket.size), 0.8 * spec.maint_margin)
             direction = np.where(long_b, -1.0, 1.0)
-            avg = trig * (1 + direction * slip)
-            bankrupt = trig * (1 + direction * spec.maint_margin)
+            venue_trig = trig * math.exp(contract.basis)
+            avg = venue_trig * (1 + direction * slip)
+            bankrupt = venue_trig * (1 + direction * spec.maint_margin)
             tick = spec.tick_units
             avg_units = np.rint(avg * 10**spec.price_decimals / tick).astype(np.int64) * tick
             order_units = np.rint(bankrupt * 10**spec.price_decimals).astype(np.int64)
@@ -636,19 +710,22 @@ class MarketSimulation:
             )
             event_ms = trade_ms + rng.integers(1, 25, bucket.size)
             received_ms = event_ms + np.rint(rng.lognormal(math.log(35), 0.5, bucket.size))
+            net_mode = (rng.random(bucket.size) < NET_MODE_SHARE if venue == "okx"
+                        else np.zeros(bucket.size, dtype=bool))
             parts.append((np.full(bucket.size, s), trade_ms, event_ms, received_ms, long_b,
-                          qty_units, last_units, order_units, avg_units, trig))
+                          qty_units, last_units, order_units, avg_units, venue_trig, net_mode))
         if not parts:
-            columns = [np.zeros(0, dtype=np.int64) for _ in range(10)]
+            columns = [np.zeros(0, dtype=np.int64) for _ in range(11)]
         else:
             columns = [np.concatenate(col) for col in zip(*parts, strict=True)]
-        symbol, trade, event, received, long_, qty, last, order, avg, trig = columns
-        order_by = np.lexsort((np.arange(trade.size), symbol, trade))
+        order_by = np.lexsort((np.arange(columns[1].size), columns[0], columns[1]))
         columns = [c[order_by] for c in columns]
-        symbol, trade = columns[0], columns[1]
+        symbol, trade = columns[0].astype(np.int64), columns[1].astype(np.int64)
+        pushed = (_latest_per_second(symbol, trade) if venue == "binance"
+                  else np.ones(trade.size, dtype=bool))
         return Liquidations(
-            symbol_index=symbol.astype(np.int64),
-            trade_ms=trade.astype(np.int64),
+            symbol_index=symbol,
+            trade_ms=trade,
             event_ms=columns[2].astype(np.int64),
             received_ms=columns[3].astype(np.int64),
             is_long=columns[4].astype(bool),
@@ -657,15 +734,19 @@ class MarketSimulation:
             order_price_units=columns[7].astype(np.int64),
             avg_price_units=columns[8].astype(np.int64),
             trigger_price=columns[9].astype(np.float64),
-            pushed=_latest_per_second(symbol.astype(np.int64), trade.astype(np.int64)),
+            pushed=pushed,
+            qty_step=np.array([c.qty_step(spec) for spec, c in zip(self.specs, contracts,
+                                                                    strict=True)]),
+            net_mode=columns[10].astype(bool),
         )
 
     # --------------------------------------------------------------- rounding to units
 
     def _bars(self, rng: np.random.Generator, s: int, spec: SymbolSpec, path: _DayPaths,
-              liq: Liquidations, day_ms: int) -> MinuteBars:
-        """Round the minute path to ticks and attach volumes, trades and taker flow."""
-        to_ticks = 10**spec.price_decimals / spec.tick_units
+              liq: Liquidations, day_ms: int, contract: Contract) -> MinuteBars:
+        """Round a venue's minute path to ticks and attach its volumes, trades and taker flow
+        (its share of the organic flow plus its own forced orders)."""
+        to_ticks = 10**spec.price_decimals / spec.tick_units * math.exp(contract.basis)
         op, cl = (np.rint(p * to_ticks).astype(np.int64) * spec.tick_units
                   for p in (path.open, path.close))
         hi = np.maximum(np.rint(path.high * to_ticks).astype(np.int64) * spec.tick_units,
@@ -676,15 +757,16 @@ class MarketSimulation:
         sigma = self._calm_sigma(spec)
         minutes = np.arange(MINUTES)
         profile = 1 + 0.35 * np.sin(2 * np.pi * (minutes / MINUTES - 0.3))
-        base = (spec.volume_base_per_day / MINUTES * profile
+        base = (spec.volume_base_per_day * contract.share / MINUTES * profile
                 * (0.35 + 0.65 * np.abs(ret) / (sigma * math.sqrt(2 / math.pi)))
                 * rng.lognormal(-0.06, 0.35, MINUTES))
         mine = liq.symbol_index == s
         liq_minute = ((liq.trade_ms[mine] - day_ms) // MINUTE_MS).clip(0, MINUTES - 1)
+        liq_units = liq.qty_units[mine] * contract.lot_units  # in the model's base units
         liq_sell = np.bincount(liq_minute[liq.is_long[mine]],
-                               weights=liq.qty_units[mine][liq.is_long[mine]], minlength=MINUTES)
+                               weights=liq_units[liq.is_long[mine]], minlength=MINUTES)
         liq_buy = np.bincount(liq_minute[~liq.is_long[mine]],
-                              weights=liq.qty_units[mine][~liq.is_long[mine]], minlength=MINUTES)
+                              weights=liq_units[~liq.is_long[mine]], minlength=MINUTES)
         liq_orders = np.bincount(liq_minute, minlength=MINUTES)
         organic = np.maximum(np.rint(base * 10**spec.qty_decimals), 1)
         volume = (organic + liq_sell + liq_buy).astype(np.int64)
@@ -701,10 +783,11 @@ class MarketSimulation:
                           quote, trades, buy_volume, buy_quote)
 
     def _snapshots(self, rng: np.random.Generator, s: int, spec: SymbolSpec, path: _DayPaths,
-                   bars: MinuteBars, day_ms: int) -> OpenInterestSnapshots:
-        """Open interest every 5 minutes, in units, with the metrics file's ratios."""
+                   bars: MinuteBars, day_ms: int, contract: Contract) -> OpenInterestSnapshots:
+        """Binance's open interest every 5 minutes, in units, with the metrics file's ratios."""
         state = self._states[s]
         passive, longs, shorts, mark = path.snapshots.T
+        passive, longs, shorts = (side * contract.share for side in (passive, longs, shorts))
         oi_units = np.rint((passive + longs + shorts) * 10**spec.qty_decimals).astype(np.int64)
         to_ticks = 10**spec.price_decimals / spec.tick_units
         mark_units = np.rint(mark * to_ticks).astype(np.int64) * spec.tick_units
@@ -754,14 +837,21 @@ def _latest_per_second(symbol: np.ndarray, trade_ms: np.ndarray) -> np.ndarray:
     return pushed
 
 
-def _liquidated_by_minute(
-    liq: Liquidations, specs: tuple[SymbolSpec, ...], day_ms: int
-) -> np.ndarray:
-    """(symbols, 2, minutes) notional of forced orders in USDT: [:, 0] longs, [:, 1] shorts."""
-    out = np.zeros((len(specs), 2, MINUTES))
-    if len(liq) == 0:
-        return out
-    minute = ((liq.trade_ms - day_ms) // MINUTE_MS).clip(0, MINUTES - 1)
-    side = np.where(liq.is_long, 0, 1)
-    np.add.at(out, (liq.symbol_index, side, minute), liq.notional_usd(specs))
-    return out
+def _venue_snapshots(
+    spec: SymbolSpec, path: _DayPaths, day_ms: int, contract: Contract
+) -> OpenInterestSnapshots:
+    """A venue's share of the open interest every 5 minutes, marked at its basis."""
+    passive, longs, shorts, mark = path.snapshots.T
+    share = contract.share
+    oi_units = np.rint((passive + longs + shorts) * share * 10**spec.qty_decimals).astype(np.int64)
+    to_ticks = 10**spec.price_decimals / spec.tick_units * math.exp(contract.basis)
+    mark_units = np.rint(mark * to_ticks).astype(np.int64) * spec.tick_units
+    return OpenInterestSnapshots(
+        snapshot_ms=day_ms + np.arange(mark.size, dtype=np.int64) * SNAPSHOT_MINUTES * MINUTE_MS,
+        oi_units=oi_units,
+        mark_units=mark_units,
+        value_units=oi_units * mark_units,
+        ratios_e8=None,
+        leveraged_long=longs * share,
+        leveraged_short=shorts * share,
+    )

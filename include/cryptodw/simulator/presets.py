@@ -12,10 +12,16 @@ import hashlib
 import math
 from dataclasses import dataclass, field
 
+VENUES = ("binance", "bybit", "okx")  # the venues the simulator can publish, in a fixed order
+# Share of each symbol's open interest, leveraged positions and volume held on each venue
+# (roughly the 2025-26 split of USDT-margined perpetuals among the three largest venues).
+DEFAULT_VENUE_SHARES = (("binance", 0.45), ("bybit", 0.30), ("okx", 0.25))
+
 
 @dataclass(frozen=True)
 class SymbolSpec:
-    """One USD-M perpetual: Binance's precisions plus the model's starting state and scale."""
+    """One USDT-margined perpetual: Binance's precisions, the model's starting state and scale
+    (the whole market, every venue together) and how the market splits across venues."""
 
     symbol: str
     price_decimals: int  # Binance `pricePrecision`: digits printed for prices
@@ -31,6 +37,15 @@ class SymbolSpec:
     maint_margin: float  # maintenance margin rate: gap between liquidation and bankruptcy
     mean_order_usd: float  # average notional of one forced order
     circulating_supply: float  # CMCCirculatingSupply in openInterestHist, base coin
+    venue_shares: tuple[tuple[str, float], ...] = DEFAULT_VENUE_SHARES
+
+    def venue_share(self, venue: str, venues: tuple[str, ...]) -> float:
+        """`venue`'s share of this market when only `venues` are simulated (they hold it all)."""
+        shares = dict(self.venue_shares)
+        unknown = [v for v in venues if v not in shares]
+        if unknown:
+            raise ValueError(f"{self.symbol} has no venue share for {unknown}")
+        return shares[venue] / sum(shares[v] for v in venues)
 
     @property
     def tick(self) -> float:
@@ -49,11 +64,14 @@ KNOWN_SPECS: dict[str, SymbolSpec] = {
         SymbolSpec("ETHUSDT", 2, 1, 3, 2_970.0, 1.25, 0.012, 2_200_000.0, 0.40, 4_300_000.0,
                    0.6, 0.005, 15_000.0, 120_700_000.0),
         SymbolSpec("BNBUSDT", 3, 10, 2, 864.0, 0.90, 0.008, 700_000.0, 0.40, 540_000.0,
-                   0.5, 0.005, 5_000.0, 139_200_000.0),
+                   0.5, 0.005, 5_000.0, 139_200_000.0,
+                   (("binance", 0.60), ("bybit", 0.25), ("okx", 0.15))),
         SymbolSpec("SOLUSDT", 4, 100, 0, 125.0, 1.85, 0.012, 9_000_000.0, 0.40, 23_000_000.0,
-                   0.05, 0.005, 8_000.0, 560_000_000.0),
+                   0.05, 0.005, 8_000.0, 560_000_000.0,
+                   (("binance", 0.42), ("bybit", 0.33), ("okx", 0.25))),
         SymbolSpec("XRPUSDT", 4, 1, 1, 1.84, 1.22, 0.012, 450_000_000.0, 0.40, 500_000_000.0,
-                   0.0015, 0.005, 6_000.0, 60_500_000_000.0),
+                   0.0015, 0.005, 6_000.0, 60_500_000_000.0,
+                   (("binance", 0.40), ("bybit", 0.38), ("okx", 0.22))),
     )
 }
 

@@ -1,18 +1,20 @@
 """The `crash` preset reproduces the sell-off the seed report describes (seed 7, five majors).
 
-The reference figures are the report's (../shared/seed/market-selloff-report.txt): the model is
-tuned to land near them, never told them. Tolerances are loose: the preset is a plausible
-market, not a replay of one.
+The reference figures are the report's (../shared/seed/market-selloff-report.txt), market-wide
+totals: liquidations and open interest are summed across the three simulated venues. The model
+is tuned to land near them, never told them. Tolerances are loose: the preset is a plausible
+market, not a replay of one. The model runs without publishing (no files): only its truth counts.
 """
 
 from __future__ import annotations
 
 from datetime import date
 
-import pyarrow.parquet as pq
 import pytest
 
-from include.cryptodw.simulator import simulate
+from include.cryptodw.simulator.market import MarketSimulation
+from include.cryptodw.simulator.presets import VENUES, get_preset, resolve_specs
+from include.cryptodw.simulator.truth import daily_truth
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "BNBUSDT", "SOLUSDT", "XRPUSDT")
 START, END = date(2026, 1, 1), date(2026, 2, 6)  # the last day, 2026-02-05, is the sell-off
@@ -33,23 +35,28 @@ REPORTED_OPEN_INTEREST_CHANGE_PCT = {"1d": -4.4, "30d": -34.0}
 
 
 @pytest.fixture(scope="module")
-def daily(tmp_path_factory):
-    """Per day and symbol: close, closing open interest and liquidated notional (truth)."""
-    root = tmp_path_factory.mktemp("crash")
-    simulate(
-        "crash",
-        START,
-        END,
-        replay_root=root / "replay",
-        truth_root=root / "truth",
-        symbols=SYMBOLS,
-        seed=7,
-    )
-    table = pq.read_table(sorted((root / "truth" / "daily").glob("*.parquet")))
-    rows = table.to_pylist()
-    days = sorted({r["day"] for r in rows})
-    by_day = {d: {r["symbol"]: r for r in rows if r["day"] == d} for d in days}
-    return [by_day[d] for d in days]
+def daily():
+    """Per day and symbol, every venue together: close, closing open interest and liquidated
+    notional (the model's truth, summed across Binance, Bybit and OKX as the report's are)."""
+    specs = resolve_specs(SYMBOLS)
+    model = MarketSimulation(get_preset("crash"), START, END, specs, 7, VENUES)
+    days = []
+    for market_day in model.days():
+        rows = [row for venue_day in market_day.venues.values()
+                for row in daily_truth(venue_day, market_day).to_pylist()]  # fmt: skip
+        days.append({symbol: _across_venues(rows, symbol) for symbol in SYMBOLS})
+    return days
+
+
+def _across_venues(rows: list[dict], symbol: str) -> dict:
+    mine = [row for row in rows if row["symbol"] == symbol]
+    assert {row["venue"] for row in mine} == set(VENUES)
+    binance = next(row for row in mine if row["venue"] == "binance")
+    return {
+        "close": binance["close"],
+        "close_open_interest_usd": sum(row["close_open_interest_usd"] for row in mine),
+        "long_liquidated_usd": sum(row["long_liquidated_usd"] for row in mine),
+    }
 
 
 def _near(value: float, reference: float) -> bool:
@@ -74,6 +81,17 @@ def test_btc_long_liquidations(daily):
     # Leverage clears over weeks: no single day dominates, and the first day is no artefact.
     assert max(longs) < 0.25 * month
     assert longs[0] < 0.1 * longs[-1]
+
+
+def test_venues_split_the_market_in_their_shares():
+    """Binance holds about 45 % of BTC's liquidations; each venue's orders are its own share."""
+    specs = resolve_specs(("BTCUSDT",))
+    model = MarketSimulation(get_preset("crash"), date(2026, 2, 4), END, specs, 7, VENUES)
+    last = list(model.days())[-1]
+    usd = {v: float(d.liquidations.notional_usd(specs).sum()) for v, d in last.venues.items()}
+    total = sum(usd.values())
+    for venue, share in dict(specs[0].venue_shares).items():
+        assert usd[venue] == pytest.approx(share * total, rel=0.03), venue
 
 
 def test_open_interest_unwinds(daily):

@@ -1,8 +1,9 @@
 """The offline Binance: what the simulator publishes is read back by the real connector.
 
-One short simulation (4 days, 2 symbols, calm preset) is written once per module; the tests
-read it back through the archive route (`ReplayTransport`), the REST route
-(`SimulatedBinanceApi`) and the recorded websocket stream, and compare with the truth.
+One short simulation (4 days, 2 symbols, calm preset, every venue) is written once per module;
+the tests read Binance's share back through the archive route (`ReplayTransport`), the REST
+route (`SimulatedBinanceApi`) and the recorded websocket stream, and compare with the truth.
+Bybit and OKX are read back in `test_venues.py`.
 """
 
 from __future__ import annotations
@@ -43,8 +44,10 @@ def sim(tmp_path_factory) -> dict:
     return {"root": root, "replay": root / "replay", "truth": root / "truth", "report": report}
 
 
-def truth(sim: dict, name: str):
-    return pq.read_table(sorted((sim["truth"] / name).glob("*.parquet"))).combine_chunks()
+def truth(sim: dict, name: str, venue: str | None = "binance"):
+    """A truth table over the window: one venue's rows, or every venue's (`venue=None`)."""
+    table = pq.read_table(sorted((sim["truth"] / name).glob("*.parquet"))).combine_chunks()
+    return table if venue is None else table.filter(pc.equal(table.column("venue"), venue))
 
 
 def _strip_source(table):
@@ -53,12 +56,14 @@ def _strip_source(table):
 
 def test_report_summarises_the_run(sim):
     report = sim["report"]
-    liquidations = truth(sim, "liquidations")
+    liquidations = truth(sim, "liquidations", venue=None)
     assert report.days == DAYS
     assert report.symbols == ("BTCUSDT", "ETHUSDT")  # BTC leads the simulation
+    assert report.venues == ("binance", "bybit", "okx")
+    assert set(liquidations.column("venue").to_pylist()) == set(report.venues)
     assert report.liquidations == liquidations.num_rows > 0
     assert report.pushed == pc.sum(liquidations.column("pushed").cast("int64")).as_py()
-    assert 0 < report.pushed < report.liquidations
+    assert 0 < report.pushed < report.liquidations  # Binance's stream samples
     manifest = json.loads((sim["truth"] / "simulation.json").read_text())
     assert (manifest["preset"], manifest["start"], manifest["end"]) == (
         "calm",
@@ -199,6 +204,7 @@ def test_monthly_funding_file_only_for_months_inside_the_window(tmp_path):
         replay_root=replay,
         truth_root=truth_root,
         symbols=("BNBUSDT",),
+        venues=("binance",),
     )
     api = simulated_exchange(truth_root, replay)
     month = (date(2026, 2, 1), date(2026, 3, 1))
@@ -307,10 +313,10 @@ def _last_day(preset: Preset, mechanics: Mechanics | None = None):
         preset = Preset(preset.name, preset.phases, mechanics)
     specs = resolve_specs(("BTCUSDT",))
     days = list(MarketSimulation(preset, date(2026, 1, 1), date(2026, 1, 4), specs, 3).days())
-    day = days[-1]
+    day, previous = days[-1].venues["binance"], days[-2].venues["binance"]
     liq = day.liquidations
     long_usd = float(liq.notional_usd(specs)[liq.is_long].sum())
-    previous_close = int(days[-2].bars["BTCUSDT"].close[-1])
+    previous_close = int(previous.bars["BTCUSDT"].close[-1])
     return long_usd, int(day.bars["BTCUSDT"].close[-1]) / previous_close - 1
 
 

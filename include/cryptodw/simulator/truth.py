@@ -1,0 +1,282 @@
+"""The ground truth of a simulation, per venue: what happened, not what was published.
+
+Under the truth root, parquet per table and UTC day (``<truth>/<table>/<YYYY-MM-DD>.parquet``),
+every row tagged with its `venue`: every liquidation generated (whether a stream pushed it or
+not), the 5-minute open interest, minute bars in integer units, funding settlements and a daily
+summary per venue and symbol; plus `simulation.json` describing the run (window, symbols,
+venues and each venue's contracts). The simulated REST APIs answer from these files
+(`TruthStore`); tests compare what the connectors read with them.
+
+Parquet files carry no clocks, so a rerun writes identical bytes.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from include.cryptodw.simulator.emitter import aggregate_candles
+from include.cryptodw.simulator.market import SNAPSHOTS_PER_DAY, MarketDay, MinuteBars, VenueDay
+from include.cryptodw.simulator.presets import SymbolSpec
+from include.cryptodw.transport import TransportError, atomic_write_bytes
+
+TRUTH_MANIFEST = "simulation.json"
+TRUTH_TABLES = ("liquidations", "open_interest", "minute_bars", "funding", "daily")
+
+
+def truth_path(truth_root: Path, table: str, day: date) -> Path:
+    """Where a day of a truth table lives: ``<truth>/<table>/<YYYY-MM-DD>.parquet``."""
+    return truth_root / table / f"{day.isoformat()}.parquet"
+
+
+def parquet_bytes(table: pa.Table) -> bytes:
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, compression="zstd")
+    return buffer.getvalue()
+
+
+def write_truth_day(truth_root: Path, market_day: MarketDay) -> int:
+    """Write the day's truth tables (every venue's rows together); returns the files written."""
+    builders = {
+        "liquidations": liquidation_truth,
+        "open_interest": open_interest_truth,
+        "minute_bars": minute_bar_truth,
+        "funding": funding_truth,
+        "daily": daily_truth,
+    }
+    for name, build in builders.items():
+        tables = [build(venue_day, market_day) for venue_day in market_day.venues.values()]
+        atomic_write_bytes(
+            truth_path(truth_root, name, market_day.day), parquet_bytes(pa.concat_tables(tables))
+        )
+    return len(builders)
+
+
+def write_manifest(truth_root: Path, manifest: dict) -> None:
+    """`simulation.json`: what was simulated (the APIs serve only this window and these venues)."""
+    payload = json.dumps(manifest, indent=2, sort_keys=True).encode() + b"\n"
+    atomic_write_bytes(truth_root / TRUTH_MANIFEST, payload)
+
+
+def spec_record(spec: SymbolSpec) -> dict:
+    return {
+        "symbol": spec.symbol,
+        "price_decimals": spec.price_decimals,
+        "qty_decimals": spec.qty_decimals,
+        "tick_units": spec.tick_units,
+        "circulating_supply": spec.circulating_supply,
+    }
+
+
+# ------------------------------------------------------------------------------- tables
+
+
+def _venue_column(venue_day: VenueDay, n: int) -> pa.Array:
+    return pa.array([venue_day.venue] * n, pa.string())
+
+
+def liquidation_truth(venue_day: VenueDay, market_day: MarketDay) -> pa.Table:
+    """Every forced order the venue generated, in its units, with whether its stream pushed it."""
+    liq, specs = venue_day.liquidations, market_day.specs
+    index = liq.symbol_index
+    price_scale = np.array([10.0**-s.price_decimals for s in specs])[index]
+    instrument = [venue_day.contracts[i].instrument for i in index.tolist()]
+    return pa.table(
+        {
+            "venue": _venue_column(venue_day, len(liq)),
+            "symbol": pa.array([specs[i].symbol for i in index.tolist()], pa.string()),
+            "instrument": pa.array(instrument, pa.string()),
+            "trade_time_ms": pa.array(liq.trade_ms, pa.int64()),
+            "event_time_ms": pa.array(liq.event_ms, pa.int64()),
+            "received_at_ms": pa.array(liq.received_ms, pa.int64()),
+            "order_side": pa.array(np.where(liq.is_long, "SELL", "BUY").tolist(), pa.string()),
+            "position_side": pa.array(np.where(liq.is_long, "LONG", "SHORT").tolist(), pa.string()),
+            "net_mode": pa.array(liq.net_mode, pa.bool_()),
+            "qty_units": pa.array(liq.qty_units, pa.int64()),  # the venue's units (OKX: contracts)
+            "qty_base": pa.array(liq.qty_base(), pa.float64()),
+            "avg_price": pa.array(liq.avg_price_units * price_scale, pa.float64()),
+            "order_price": pa.array(liq.order_price_units * price_scale, pa.float64()),
+            "order_price_units": pa.array(liq.order_price_units, pa.int64()),
+            "notional_usd": pa.array(liq.notional_usd(specs), pa.float64()),
+            "bankruptcy_notional_usd": pa.array(liq.bankruptcy_notional_usd(specs), pa.float64()),
+            "pushed": pa.array(liq.pushed, pa.bool_()),
+        }
+    )
+
+
+def open_interest_truth(venue_day: VenueDay, market_day: MarketDay) -> pa.Table:
+    """The 288 snapshots taken on the day (00:00 .. 23:55) per symbol, one-sided, in units."""
+    columns: dict[str, list] = defaultdict(list)
+    rows = slice(0, SNAPSHOTS_PER_DAY)
+    for spec in market_day.specs:
+        snap = venue_day.open_interest[spec.symbol]
+        n = snap.snapshot_ms[rows].size
+        value_scale = 10.0 ** -(spec.price_decimals + spec.qty_decimals)
+        columns["venue"] += [venue_day.venue] * n
+        columns["symbol"] += [spec.symbol] * n
+        columns["snapshot_ms"] += snap.snapshot_ms[rows].tolist()
+        columns["oi_units"] += snap.oi_units[rows].tolist()
+        columns["mark_units"] += snap.mark_units[rows].tolist()
+        columns["value_units"] += snap.value_units[rows].tolist()
+        columns["open_interest_base"] += (snap.oi_units[rows] * 10.0**-spec.qty_decimals).tolist()
+        columns["open_interest_usd"] += (snap.value_units[rows] * value_scale).tolist()
+        columns["leveraged_long_base"] += snap.leveraged_long[rows].tolist()
+        columns["leveraged_short_base"] += snap.leveraged_short[rows].tolist()
+    types = {
+        "venue": pa.string(),
+        "symbol": pa.string(),
+        "open_interest_base": pa.float64(),
+        "open_interest_usd": pa.float64(),
+        "leveraged_long_base": pa.float64(),
+        "leveraged_short_base": pa.float64(),
+    }
+    return pa.table({k: pa.array(v, types.get(k, pa.int64())) for k, v in columns.items()})
+
+
+def minute_bar_truth(venue_day: VenueDay, market_day: MarketDay) -> pa.Table:
+    """Minute candles in integer units (the source of every candle the APIs serve); volumes in
+    the model's base units on every venue."""
+    columns: dict[str, list] = defaultdict(list)
+    for spec in market_day.specs:
+        bars = venue_day.bars[spec.symbol]
+        columns["venue"] += [venue_day.venue] * bars.open_ms.size
+        columns["symbol"] += [spec.symbol] * bars.open_ms.size
+        for name, values in zip(MinuteBars.COLUMNS, bars.columns(), strict=True):
+            columns[name] += np.asarray(values, dtype=np.int64).tolist()
+    return pa.table(
+        {
+            k: pa.array(v, pa.string() if k in ("venue", "symbol") else pa.int64())
+            for k, v in columns.items()
+        }
+    )
+
+
+def funding_truth(venue_day: VenueDay, market_day: MarketDay) -> pa.Table:
+    events = venue_day.funding
+    predicted = [e.rate_e8 if e.predicted_e8 is None else e.predicted_e8 for e in events]
+    return pa.table(
+        {
+            "venue": _venue_column(venue_day, len(events)),
+            "symbol": pa.array([e.symbol for e in events], pa.string()),
+            "funding_time_ms": pa.array([e.funding_ms for e in events], pa.int64()),
+            "rate_e8": pa.array([e.rate_e8 for e in events], pa.int64()),
+            "predicted_rate_e8": pa.array(predicted, pa.int64()),
+            "mark_price": pa.array([e.mark_price for e in events], pa.float64()),
+            "interval_hours": pa.array([e.interval_hours for e in events], pa.int64()),
+        }
+    )
+
+
+def daily_truth(venue_day: VenueDay, market_day: MarketDay) -> pa.Table:
+    """Per symbol: the venue's candle of the day, closing open interest (one-sided) and
+    liquidated notional by side (fill prices, and bankruptcy prices as Bybit and OKX show)."""
+    liq, specs = venue_day.liquidations, market_day.specs
+    notional = liq.notional_usd(specs)
+    bankruptcy = liq.bankruptcy_notional_usd(specs)
+    columns: dict[str, list] = defaultdict(list)
+    for s, spec in enumerate(specs):
+        bars = venue_day.bars[spec.symbol]
+        snap = venue_day.open_interest[spec.symbol]
+        price_scale = 10.0**-spec.price_decimals
+        mine = liq.symbol_index == s
+        columns["venue"].append(venue_day.venue)
+        columns["symbol"].append(spec.symbol)
+        columns["phase"].append(market_day.phase)
+        columns["open"].append(int(bars.open[0]) * price_scale)
+        columns["high"].append(int(bars.high.max()) * price_scale)
+        columns["low"].append(int(bars.low.min()) * price_scale)
+        columns["close"].append(int(bars.close[-1]) * price_scale)
+        columns["close_open_interest_base"].append(
+            int(snap.oi_units[-1]) * 10.0**-spec.qty_decimals
+        )
+        columns["close_open_interest_usd"].append(
+            int(snap.value_units[-1]) * 10.0 ** -(spec.price_decimals + spec.qty_decimals)
+        )
+        for side, is_long in (("long", True), ("short", False)):
+            chosen = mine & (liq.is_long == is_long)
+            columns[f"{side}_liquidated_usd"].append(float(notional[chosen].sum()))
+            columns[f"{side}_liquidated_bankruptcy_usd"].append(float(bankruptcy[chosen].sum()))
+            columns[f"{side}_liquidated_pushed_usd"].append(
+                float(notional[chosen & liq.pushed].sum())
+            )
+            columns[f"{side}_liquidation_orders"].append(int(chosen.sum()))
+    table = pa.table(dict(columns))
+    day = pa.array([market_day.day] * len(specs), pa.date32())
+    return table.add_column(0, "day", day)
+
+
+# ------------------------------------------------------------------------------ reading
+
+
+@dataclass
+class TruthStore:
+    """Reads a simulation's truth for the simulated APIs: its manifest and one venue's rows."""
+
+    truth_root: Path
+    venue: str
+    manifest: dict = field(init=False, repr=False)
+    _cache: dict = field(init=False, default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        path = Path(self.truth_root) / TRUTH_MANIFEST
+        if not path.exists():
+            raise FileNotFoundError(f"no simulation under {self.truth_root} ({path} missing)")
+        self.manifest = json.loads(path.read_text())
+        self.specs = {s["symbol"]: s for s in self.manifest["specs"]}
+        venues = self.manifest["venues"]
+        self.simulated = self.venue in venues
+        self.contracts = {c["symbol"]: c for c in venues.get(self.venue, [])}
+
+    @property
+    def window_start(self) -> date:
+        return date.fromisoformat(self.manifest["start"])
+
+    @property
+    def window_end(self) -> date:
+        return date.fromisoformat(self.manifest["end"])
+
+    def _cached(self, key: tuple, build):
+        if key not in self._cache:
+            self._cache[key] = build()
+        return self._cache[key]
+
+    def table(self, name: str) -> pa.Table:
+        """A truth table over the whole window, this venue's rows, in time order."""
+        return self._cached(("table", name), lambda: self._read_table(name))
+
+    def _read_table(self, name: str) -> pa.Table:
+        day, parts = self.window_start, []
+        while day < self.window_end:
+            path = truth_path(Path(self.truth_root), name, day)
+            if not path.exists():
+                raise TransportError(f"simulation truth incomplete: {path} is missing")
+            part = pq.read_table(path)
+            parts.append(part.filter(pc.equal(part.column("venue"), self.venue)))
+            day += timedelta(days=1)
+        return pa.concat_tables(parts)
+
+    def symbol_rows(self, name: str, symbol: str) -> pa.Table:
+        """One symbol's rows of a truth table (time order within each day file)."""
+        return self._cached(
+            ("rows", name, symbol),
+            lambda: self.table(name).filter(pc.equal(self.table(name).column("symbol"), symbol)),
+        )
+
+    def candles(self, symbol: str, interval_ms: int, offset_ms: int | None = None) -> np.ndarray:
+        """(n, 10) int64 candles of `interval_ms` aggregated from the minute bars."""
+
+        def build() -> np.ndarray:
+            rows = self.symbol_rows("minute_bars", symbol)
+            minutes = np.stack([rows.column(c).to_numpy() for c in MinuteBars.COLUMNS], axis=1)
+            return aggregate_candles(minutes, interval_ms, offset_ms)
+
+        return self._cached(("candles", symbol, interval_ms, offset_ms), build)
