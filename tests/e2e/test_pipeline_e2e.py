@@ -14,45 +14,12 @@ from contextlib import closing
 from datetime import date
 
 import duckdb
-import pyarrow.dataset as ds
 import pytest
-
-from include.cryptodw.airflow_local import init_airflow, run_dag
-from include.cryptodw.offline import prepare_offline_exchange
-from include.cryptodw.windows import Window
+from offline_run import query_marts as _marts
+from offline_run import read_raw as _raw
+from offline_run import run_window_through_airflow
 
 pytestmark = pytest.mark.slow
-
-# 11 days crossing a month (Feb 1) and an ISO week (Mon Feb 2) boundary.
-WINDOW = Window(date(2026, 1, 26), date(2026, 2, 6))
-SYMBOLS = "BTCUSDT,ETHUSDT"
-
-
-@pytest.fixture(scope="module")
-def warehouse(tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("e2e") / "data"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("CRYPTODW_DATA_DIR", str(data_dir))
-        patch.setenv("CRYPTODW_SOURCE_MODE", "replay")
-        patch.setenv("CRYPTODW_SYMBOLS", SYMBOLS)
-        from include.cryptodw.settings import load_settings
-
-        settings = load_settings()
-        prepare_offline_exchange(settings, "crash", WINDOW)
-        init_airflow(settings)
-        for dag_id in ("ingest_binance", "transform_warehouse"):
-            run_dag(settings, dag_id, WINDOW.end.isoformat(), WINDOW.as_dict())
-        yield settings
-
-
-def _marts(settings, sql: str) -> list[tuple]:
-    with duckdb.connect(str(settings.published_path), read_only=True) as con:
-        return con.execute(sql).fetchall()
-
-
-def _raw(settings, dataset: str) -> list[dict]:
-    path = settings.raw_dir / "binance" / dataset
-    return ds.dataset(path, format="parquet", partitioning="hive").to_table().to_pylist()
 
 
 def test_every_task_instance_ran_through_airflow(warehouse):
@@ -168,6 +135,5 @@ def test_rerunning_the_window_gives_the_same_warehouse(warehouse):
             }
 
     before = fingerprint()
-    for dag_id in ("ingest_binance", "transform_warehouse"):
-        run_dag(warehouse, dag_id, WINDOW.end.isoformat(), WINDOW.as_dict())
+    run_window_through_airflow(warehouse)
     assert fingerprint() == before
