@@ -1,7 +1,8 @@
 {#- The spine is capture coverage: every captured (exchange, day) x every base asset the capture
     covers (a market-wide capture covers every instrument of the exchange; a per-symbol capture
     covers its instrument). A captured day with no liquidation gets zeros; a day that was not
-    captured gets no row, never a silent zero. -#}
+    captured gets no row, never a silent zero. Sums run in a fixed order (time, then id), so a
+    re-run reproduces them bit for bit. -#}
 with
 
 liquidations as (
@@ -52,17 +53,18 @@ liquidated_asset_days as (
         liquidation_date,
         exchange_id,
         base_asset,
-        sum(liquidated_notional_usd) filter (
+        sum(liquidated_notional_usd order by liquidated_at, liquidation_id) filter (
             where position_side = 'long'
         ) as long_liquidations_usd,
-        sum(liquidated_notional_usd) filter (
+        sum(liquidated_notional_usd order by liquidated_at, liquidation_id) filter (
             where position_side = 'short'
         ) as short_liquidations_usd,
-        sum(liquidated_notional_usd) as total_liquidations_usd,
-        sum(liquidated_qty_coin) filter (
+        sum(liquidated_notional_usd order by liquidated_at, liquidation_id)
+            as total_liquidations_usd,
+        sum(liquidated_qty_coin order by liquidated_at, liquidation_id) filter (
             where position_side = 'long'
         ) as long_liquidations_coin,
-        sum(liquidated_qty_coin) filter (
+        sum(liquidated_qty_coin order by liquidated_at, liquidation_id) filter (
             where position_side = 'short'
         ) as short_liquidations_coin,
         count(*) filter (where position_side = 'long') as long_liquidation_count,

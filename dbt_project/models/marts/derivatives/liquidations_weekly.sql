@@ -1,6 +1,6 @@
 {#- Rolled up from liquidations_daily (STYLE D5), so the week's figures are the sums of its
-    days. Sums run in date order, so re-summing the daily rows in date order reproduces them
-    bit for bit (assert_liquidation_rollups_reconcile_weekly). -#}
+    days (the singular test assert_liquidation_rollups_reconcile checks it). Sums run in date
+    order, so a re-run reproduces them bit for bit. -#}
 {%- set grain = 'week' -%}
 
 with

@@ -1,7 +1,8 @@
 {#- Open interest is a stock: per day it takes the close (last snapshot), avg, min and max, and
     it is never summed over time. Instruments of the same base asset on an exchange (e.g.
     BTCUSDT and BTCUSDC) are added up per snapshot time first: that IS a sum over instruments
-    at one instant, not over time. -#}
+    at one instant, not over time. Floating-point sums and means run in a fixed order, so a
+    re-run reproduces them bit for bit (a parallel aggregate may add in any order). -#}
 with
 
 snapshots as (
@@ -17,8 +18,8 @@ asset_snapshots as (
         base_asset,
         snapshot_at,
         snapshot_date,
-        sum(open_interest_coin) as open_interest_coin,
-        sum(open_interest_usd) as open_interest_usd
+        sum(open_interest_coin order by symbol) as open_interest_coin,
+        sum(open_interest_usd order by symbol) as open_interest_usd
 
     from snapshots
 
@@ -33,11 +34,11 @@ daily as (
         exchange_id,
         base_asset,
         arg_max(open_interest_coin, snapshot_at) as open_interest_coin_close,
-        avg(open_interest_coin) as open_interest_coin_avg,
+        avg(open_interest_coin order by snapshot_at) as open_interest_coin_avg,
         min(open_interest_coin) as open_interest_coin_min,
         max(open_interest_coin) as open_interest_coin_max,
         arg_max(open_interest_usd, snapshot_at) as open_interest_usd_close,
-        avg(open_interest_usd) as open_interest_usd_avg,
+        avg(open_interest_usd order by snapshot_at) as open_interest_usd_avg,
         min(open_interest_usd) as open_interest_usd_min,
         max(open_interest_usd) as open_interest_usd_max,
         count(*) as snapshot_count

@@ -1,7 +1,8 @@
 {#- Rolled up from open_interest_daily (STYLE D5). A stock, so never summed over time:
     close = the close of the last day with data in the month; avg = the mean of the daily
     averages (each day weighs the same, whatever its snapshot count); min / max = the extremes
-    of the daily min / max. The change compares the close with the previous month's close. -#}
+    of the daily min / max (means in date order, so re-runs reproduce them bit for bit). The
+    change compares the close with the previous month's close. -#}
 {%- set grain = 'month' -%}
 
 with
@@ -19,11 +20,11 @@ rolled_up as (
         exchange_id,
         base_asset,
         arg_max(open_interest_coin_close, snapshot_date) as open_interest_coin_close,
-        avg(open_interest_coin_avg) as open_interest_coin_avg,
+        avg(open_interest_coin_avg order by snapshot_date) as open_interest_coin_avg,
         min(open_interest_coin_min) as open_interest_coin_min,
         max(open_interest_coin_max) as open_interest_coin_max,
         arg_max(open_interest_usd_close, snapshot_date) as open_interest_usd_close,
-        avg(open_interest_usd_avg) as open_interest_usd_avg,
+        avg(open_interest_usd_avg order by snapshot_date) as open_interest_usd_avg,
         min(open_interest_usd_min) as open_interest_usd_min,
         max(open_interest_usd_max) as open_interest_usd_max,
         sum(snapshot_count) as snapshot_count,

@@ -23,6 +23,7 @@ ranked as (
         close_usd,
         volume_coin,
         volume_usd,
+        symbol,
         row_number() over (
             partition by candle_date, exchange_id, base_asset
             order by volume_usd desc nulls last, symbol
@@ -42,8 +43,8 @@ daily as (
         any_value(high_usd) filter (where volume_rank = 1) as high_usd,
         any_value(low_usd) filter (where volume_rank = 1) as low_usd,
         any_value(close_usd) filter (where volume_rank = 1) as close_usd,
-        sum(volume_coin) as volume_coin,
-        sum(volume_usd) as volume_usd
+        sum(volume_coin order by symbol) as volume_coin,
+        sum(volume_usd order by symbol) as volume_usd
 
     from ranked
 

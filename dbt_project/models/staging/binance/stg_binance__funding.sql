@@ -36,10 +36,11 @@ renamed as (
 
 deduplicated as (
 
+    {#- Ties on _source are broken on the figures, so the kept row never depends on scan order. -#}
     select * from renamed
     qualify row_number() over (
         partition by symbol, funding_at
-        order by _source
+        order by _source, funding_rate, funding_interval_hours, mark_price_quote
     ) = 1
 
 )

@@ -51,7 +51,8 @@ deduplicated as (
     select * from renamed
     qualify row_number() over (
         partition by symbol, kline_interval, candle_open_at
-        order by _source
+        order by _source, close_price_quote, volume_coin, high_price_quote, low_price_quote,
+            open_price_quote
     ) = 1
 
 )
