@@ -3,6 +3,7 @@
   simulate  --preset crash --start 2026-01-01 --end 2026-02-06   prepare the offline exchange
   land      --start D --end D [--dataset X]                      land a window (progress bar)
   refresh   --start D --end D                                    dbt build + gates + publish
+  backfill  --start D --end D [--chunk-days 7]                   land + refresh in chunks
   sql       "select ..."                                         query the published snapshot
   docs      [--serve]                                            generate (and serve) dbt docs
 
@@ -33,31 +34,30 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_land(args: argparse.Namespace) -> int:
+    from include.cryptodw.pipeline import land_window
+
+    results = land_window(load_settings(), _window(args), dataset=args.dataset, progress=True)
+    rows, rejected = sum(r.rows for r in results), sum(r.rejected for r in results)
+    print(f"landed {rows} rows in {len(results)} slices; {rejected} rows quarantined")
+    return 0
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    """Land and refresh a long range chunk by chunk, publishing once at the end."""
     from tqdm import tqdm
 
-    from include.cryptodw.pipeline import land_slice, plan_slices
+    from include.cryptodw.pipeline import land_window
+    from include.cryptodw.refresh import build_and_gate, publish_snapshot
 
     settings = load_settings()
-    window = _window(args)
-    slices = [
-        (dataset, slice_)
-        for venue in settings.venues
-        for dataset, items in plan_slices(venue, window.as_dict(), None, None, settings).items()
-        for slice_ in items
-        if args.dataset in (None, dataset)
-    ]
-    rows = rejected = 0
-    for dataset, slice_ in tqdm(slices, desc=f"landing {window.start}..{window.end}", unit="slice"):
-        result = land_slice(
-            settings,
-            dataset,
-            window,
-            symbol=slice_.get("symbol"),
-            interval=slice_.get("interval"),
-            venue=slice_["venue"],
-        )
-        rows, rejected = rows + result.rows, rejected + result.rejected
-    print(f"landed {rows} rows in {len(slices)} slices; {rejected} rows quarantined")
+    chunks = _window(args).chunks(args.chunk_days)
+    with tqdm(chunks, desc="backfill", unit="chunk") as progress:
+        for chunk in progress:
+            progress.set_postfix_str(f"{chunk.start}..{chunk.end}")
+            land_window(settings, chunk)
+            build_and_gate(settings, chunk)
+    published = publish_snapshot(settings)
+    print(f"backfilled {len(chunks)} chunks; published {published.path}")
     return 0
 
 
@@ -124,6 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--dataset", choices=["klines", "open_interest", "funding", "instruments", "liquidations"]
     )
     windowed("refresh", cmd_refresh, "build, gate and publish the warehouse for a window")
+    backfill = windowed("backfill", cmd_backfill, "land + refresh a range in chunks, then publish")
+    backfill.add_argument("--chunk-days", type=int, default=7, help="days per chunk (default 7)")
     sql = sub.add_parser("sql", help="query the published warehouse (read-only)")
     sql.add_argument("query")
     sql.add_argument("--max-rows", type=int, default=50)

@@ -1,11 +1,11 @@
-"""Prepare the offline exchange: simulate a market and retain its payloads for replay.
+"""The offline exchange: a simulated market that answers like the venues' real APIs.
 
-The simulator writes what Binance publishes as files (archive zips, recorded websocket
-segments) and serves its REST API in process. Recording then runs the real connector over the
-window through a transport that answers archive URLs from those files and REST URLs from the
-simulated API, retaining every REST page exactly as a live run retains real ones. Afterwards
-the pipeline replays the window with no network and no simulator: only the transport differs
-from a live run.
+`prepare_offline_exchange` simulates a preset over a window and writes what the venues publish
+as files (Binance archive zips, recorded websocket segments) plus the market's ground truth.
+In `simulated` source mode the pipeline then talks to `simulated_transport`: archive URLs are
+answered from those files and REST URLs by the simulated APIs, any window and any paging, and
+every REST page is retained exactly as a live run retains real ones. The connectors, parsers,
+suites and lake writer are the live ones; only the transport differs.
 """
 
 from __future__ import annotations
@@ -22,11 +22,12 @@ from include.cryptodw.windows import Window
 log = logging.getLogger(__name__)
 
 ARCHIVE_HOST = "data.binance.vision"
+CLOCK_FILE = "clock.json"
 
 
 @dataclass
 class RecordingTransport:
-    """Archive URLs from retained files; REST URLs from `api`, retaining each page."""
+    """Archive URLs from the published files; REST URLs from `api`, retaining each page."""
 
     files: ReplayTransport
     api: Transport
@@ -39,43 +40,44 @@ class RecordingTransport:
         return response
 
 
+def truth_dir(settings: Settings):
+    return settings.data_dir / "truth"
+
+
+def simulated_transport(settings: Settings) -> RecordingTransport:
+    """The transport of `simulated` mode (needs `prepare_offline_exchange` first)."""
+    from include.cryptodw.simulator import simulated_exchange
+
+    if not (settings.replay_dir / CLOCK_FILE).exists():
+        raise FileNotFoundError(
+            f"no offline exchange under {settings.replay_dir}: run `make demo` or "
+            "`python -m include.cryptodw.cli simulate --start D --end D` first"
+        )
+    return RecordingTransport(
+        files=ReplayTransport(settings.replay_dir),
+        api=simulated_exchange(truth_dir(settings), settings.replay_dir),
+    )
+
+
 def prepare_offline_exchange(settings: Settings, preset: str, window: Window, seed: int = 7):
-    """Simulate `preset` over `window` and retain every payload the pipeline will request."""
-    from include.cryptodw.pipeline import CLOCK_FILE
-    from include.cryptodw.simulator import simulate, simulated_exchange
+    """Simulate `preset` over `window` for the configured venues and symbols.
+
+    The offline exchange's clock stops the day after the window: that is "today" for every
+    later run, so Binance's archive holds all but the last day, as it would in reality.
+    """
+    from include.cryptodw.simulator import simulate
 
     report = simulate(
         preset,
         window.start,
         window.end,
         replay_root=settings.replay_dir,
-        truth_root=settings.data_dir / "truth",
+        truth_root=truth_dir(settings),
         symbols=settings.symbols,
         venues=settings.venues,
         seed=seed,
     )
-    recorder = RecordingTransport(
-        files=ReplayTransport(settings.replay_dir),
-        api=simulated_exchange(settings.data_dir / "truth", settings.replay_dir),
-    )
-    # The recording happens the day after the window's last day; replays keep that clock.
-    clock = {"as_of": window.end.isoformat()}
+    clock = {"as_of": window.end.isoformat(), "preset": preset, "seed": seed}
     (settings.replay_dir / CLOCK_FILE).write_text(json.dumps(clock))
-    record_rest_pages(settings, recorder, window)
     log.info("offline exchange ready under %s", settings.replay_dir)
     return report
-
-
-def record_rest_pages(settings: Settings, recorder: Transport, window: Window) -> None:
-    """Fetch every slice the pipeline will land, so each REST page is retained for replay."""
-    from include.cryptodw.pipeline import fetch_slice, plan_slices
-    from include.cryptodw.sources.venues import venue
-
-    for venue_name in settings.venues:
-        connector = venue(venue_name, settings.symbols)
-        for dataset, slices in plan_slices(venue_name, window.as_dict(), None, None, settings).items():
-            for slice_ in slices:
-                fetch_slice(
-                    settings, connector, recorder, dataset, window,
-                    slice_.get("symbol"), slice_.get("interval"),
-                )

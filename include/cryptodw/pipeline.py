@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 
 from include.cryptodw.assets import KLINE_INTERVALS
 from include.cryptodw.lake.writer import SourcePayload, land_records, quarantine_records
+from include.cryptodw.offline import CLOCK_FILE
 from include.cryptodw.settings import Settings, load_settings
 from include.cryptodw.sources import venues
 from include.cryptodw.sources.common import ParseResult
@@ -26,7 +27,6 @@ from include.cryptodw.windows import Window, resolve_window
 
 log = logging.getLogger(__name__)
 
-CLOCK_FILE = "clock.json"
 
 
 @dataclass(frozen=True)
@@ -47,21 +47,28 @@ class SliceResult:
 
 
 def make_transport(settings: Settings, venue: Venue) -> Transport:
-    """Replay answers from retained payloads; live calls the venue and retains what it gets."""
-    if settings.source_mode == "replay":
-        return ReplayTransport(root=settings.replay_dir)
-    return HttpTransport(limiter=venue.rate_limit(), retain_dir=settings.replay_dir)
+    """Live calls the venue; simulated asks the offline exchange; replay reads retained pages.
+
+    Live and simulated runs retain every page they get, so any run can be replayed.
+    """
+    if settings.source_mode == "live":
+        return HttpTransport(limiter=venue.rate_limit(), retain_dir=settings.replay_dir)
+    if settings.source_mode == "simulated":
+        from include.cryptodw.offline import simulated_transport
+
+        return simulated_transport(settings)
+    return ReplayTransport(root=settings.replay_dir)
 
 
 def exchange_clock(settings: Settings) -> date:
     """The exchange's "today", which decides what the bulk archive already holds.
 
-    Live, it is today (UTC). A recorded offline exchange carries the day its recording ended
-    in `clock.json`, so replaying any part of it asks for exactly what was recorded; a plain
-    mirror of the archive has no clock and is read as of today.
+    Live, it is today (UTC). The offline exchange carries its own day in `clock.json` (the
+    day after the simulated window); a plain mirror of the archive has no clock and is read
+    as of today.
     """
     clock = settings.replay_dir / CLOCK_FILE
-    if settings.source_mode == "replay" and clock.exists():
+    if settings.source_mode != "live" and clock.exists():
         return date.fromisoformat(json.loads(clock.read_text())["as_of"])
     return datetime.now(UTC).date()
 
@@ -208,3 +215,32 @@ def land_slice_task(dataset: str, slice_: dict, outlet_event=None) -> dict:
     if outlet_event is not None:
         outlet_event.extra = window.as_dict()
     return result.as_dict()
+
+
+def land_window(
+    settings: Settings, window: Window, dataset: str | None = None, progress: bool = False
+) -> list[SliceResult]:
+    """Land every slice of every configured venue for `window` (the CLI's landing loop)."""
+    from tqdm import tqdm
+
+    slices = [
+        (name, slice_)
+        for venue in settings.venues
+        for name, items in plan_slices(venue, window.as_dict(), None, None, settings).items()
+        for slice_ in items
+        if dataset in (None, name)
+    ]
+    return [
+        land_slice(
+            settings,
+            name,
+            window,
+            symbol=slice_.get("symbol"),
+            interval=slice_.get("interval"),
+            venue=slice_["venue"],
+        )
+        for name, slice_ in tqdm(
+            slices, desc=f"landing {window.start}..{window.end}", unit="slice",
+            disable=not progress, leave=False,
+        )
+    ]

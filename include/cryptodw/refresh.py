@@ -66,10 +66,15 @@ def run_step(step: str, window: dict) -> int:
     return STEPS[step](load_settings(), Window.parse(window["window_start"], window["window_end"]))
 
 
-def run_refresh(settings: Settings, window: Window) -> Published:
-    """The whole refresh in one call (CLI, tests); the DAG runs the same steps as tasks."""
+def build_and_gate(settings: Settings, window: Window) -> None:
+    """Build and gate both layers for a window, without publishing (a backfill chunk)."""
     build_staging(settings, window)
     validate_layer(settings, "staging", window)
     build_marts(settings, window)
     validate_layer(settings, "marts", window)
+
+
+def run_refresh(settings: Settings, window: Window) -> Published:
+    """The whole refresh in one call (CLI, tests); the DAG runs the same steps as tasks."""
+    build_and_gate(settings, window)
     return publish_snapshot(settings)

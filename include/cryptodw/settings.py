@@ -14,6 +14,7 @@ from include.cryptodw.assets import DEFAULT_SYMBOLS, VENUES
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+SOURCE_MODES = ("simulated", "live", "replay")
 
 
 @dataclass(frozen=True)
@@ -21,7 +22,9 @@ class Settings:
     """Resolved paths and run options. Build with `load_settings()`."""
 
     data_dir: Path
-    source_mode: str  # "replay" (offline, retained payloads) or "live" (exchange APIs)
+    # "simulated" (the offline exchange answers, the default), "live" (the venues' APIs) or
+    # "replay" (only payloads retained by earlier runs, e.g. a mirror of Binance's archive)
+    source_mode: str
     symbols: tuple[str, ...]  # USD-M perpetual symbols to land, e.g. ("BTCUSDT", "ETHUSDT")
     venues: tuple[str, ...] = VENUES  # venues to land, e.g. ("binance", "bybit", "okx")
 
@@ -83,9 +86,9 @@ class Settings:
 def load_settings() -> Settings:
     """Read the environment once; call again after changing it (tests do)."""
     data_dir = Path(os.environ.get("CRYPTODW_DATA_DIR", REPO_ROOT / "data")).resolve()
-    source_mode = os.environ.get("CRYPTODW_SOURCE_MODE", "replay")
-    if source_mode not in ("replay", "live"):
-        raise ValueError(f"CRYPTODW_SOURCE_MODE must be 'replay' or 'live', not {source_mode!r}")
+    source_mode = os.environ.get("CRYPTODW_SOURCE_MODE", "simulated")
+    if source_mode not in SOURCE_MODES:
+        raise ValueError(f"CRYPTODW_SOURCE_MODE must be one of {SOURCE_MODES}, not {source_mode!r}")
     symbols = _csv(os.environ.get("CRYPTODW_SYMBOLS", ",".join(DEFAULT_SYMBOLS)), str.upper)
     venues = _csv(os.environ.get("CRYPTODW_VENUES", ",".join(VENUES)), str.lower)
     unknown = sorted(set(venues) - set(VENUES))

@@ -35,6 +35,13 @@ class Window:
     def as_dict(self) -> dict[str, str]:
         return {"window_start": self.start.isoformat(), "window_end": self.end.isoformat()}
 
+    def chunks(self, days: int) -> list[Window]:
+        """Consecutive windows of at most `days` days covering this one (a backfill's steps)."""
+        if days < 1:
+            raise ValueError(f"chunk size must be at least one day, not {days}")
+        starts = self.days[::days]
+        return [Window(s, min(s + timedelta(days=days), self.end)) for s in starts]
+
     def split(self, boundary: date) -> tuple[Window | None, Window | None]:
         """The part before `boundary` and the part from it on (either may be None)."""
         if boundary <= self.start:

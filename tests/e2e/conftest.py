@@ -11,7 +11,7 @@ def warehouse(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("e2e") / "data"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("CRYPTODW_DATA_DIR", str(data_dir))
-        patch.setenv("CRYPTODW_SOURCE_MODE", "replay")
+        patch.setenv("CRYPTODW_SOURCE_MODE", "simulated")
         patch.setenv("CRYPTODW_SYMBOLS", SYMBOLS)
         from include.cryptodw.settings import load_settings
 

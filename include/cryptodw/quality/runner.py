@@ -45,7 +45,8 @@ _EXAMPLE_ROWS = 3
 _MAX_VALUE_CHARS = 160
 # GE bookkeeping, not arguments a reader needs to see.
 _HIDDEN_KWARGS = {
-    "batch_id", "column", "column_A", "column_B", "column_list", "ignore_row_if", "result_format",
+    "batch_id", "column", "column_A", "column_B", "column_list", "condition_parser",
+    "ignore_row_if", "result_format",
 }  # fmt: skip
 
 
@@ -66,7 +67,9 @@ class FailedExpectation:
         subject = " ".join(part for part in (self.expectation, self.column, arguments) if part)
         if self.failing_rows is not None:
             counted = f"{self.failing_rows} of {self.checked_rows} rows failed"
-            return f"{subject}: {counted}; {self.detail}" if self.detail else f"{subject}: {counted}"
+            return (
+                f"{subject}: {counted}; {self.detail}" if self.detail else f"{subject}: {counted}"
+            )
         return f"{subject}: {self.detail or 'not met'}"
 
 
@@ -109,7 +112,9 @@ class DataQualityError(Exception):
 
     def _message(self) -> str:
         failed = [summary for summary in self.summaries if not summary.success]
-        parts = [f"data quality gate failed: {len(failed)} suite(s) failed, {len(self.gaps)} gap(s)"]
+        parts = [
+            f"data quality gate failed: {len(failed)} suite(s) failed, {len(self.gaps)} gap(s)"
+        ]
         parts += [summary.describe() for summary in failed]
         parts += [f"GAP {gap}" for gap in self.gaps]
         return "\n".join(parts)
@@ -176,7 +181,9 @@ def validate_warehouse_layer(
         gaps = _missing_relations(layer, relations, duckdb_path)
         for name in relations:
             if name in UNVALIDATED_RELATIONS:
-                log.info("%s.%s has no suite by design: %s", schema, name, UNVALIDATED_RELATIONS[name])
+                log.info(
+                    "%s.%s has no suite by design: %s", schema, name, UNVALIDATED_RELATIONS[name]
+                )
                 continue
             try:
                 spec = suite_spec(name)
@@ -245,17 +252,26 @@ def _run(
 def _failed(validation_result: Any) -> FailedExpectation:
     config = validation_result.expectation_config
     kwargs = config.kwargs
-    columns = kwargs.get("column_list") or [kwargs.get(k) for k in ("column", "column_A", "column_B")]
+    columns = kwargs.get("column_list") or [
+        kwargs.get(k) for k in ("column", "column_A", "column_B")
+    ]
     result = validation_result.result or {}
     return FailedExpectation(
         expectation=config.type,
         column=", ".join(c for c in columns if c) or None,
-        kwargs={k: _plain(v) for k, v in kwargs.items() if k not in _HIDDEN_KWARGS},
+        kwargs={k: _argument(k, v) for k, v in kwargs.items() if k not in _HIDDEN_KWARGS},
         severity=str(getattr(config.severity, "value", config.severity)),
         failing_rows=result.get("unexpected_count"),
         checked_rows=_checked_rows(result),
         detail=_detail(validation_result),
     )
+
+
+def _argument(key: str, value: Any) -> Any:
+    """An expectation argument as a log shows it; a row condition as its pandas query."""
+    if key == "row_condition" and isinstance(value, dict) and "pass_through_filter" in value:
+        return value["pass_through_filter"]
+    return _plain(value)
 
 
 def _checked_rows(result: dict[str, Any]) -> int | None:
@@ -279,7 +295,8 @@ def _detail(validation_result: Any) -> str:
     if result.get("partial_unexpected_list"):
         return "e.g. " + _short(_plain(result["partial_unexpected_list"][:_EXAMPLE_ROWS]))
     if result.get("partial_missing_list"):
-        return f"missing {result.get('missing_count')}: {_short(_plain(result['partial_missing_list']))}"
+        missing = _short(_plain(result["partial_missing_list"]))
+        return f"missing {result.get('missing_count')}: {missing}"
     if result.get("observed_value") is not None:
         return f"observed {_short(_plain(result['observed_value']))}"
     return ""
@@ -313,7 +330,9 @@ def _log(summary: ValidationSummary) -> None:
         log.info("%s", summary.headline())
 
 
-def _window(start: date | datetime | str | None, end: date | datetime | str | None) -> Window | None:
+def _window(
+    start: date | datetime | str | None, end: date | datetime | str | None
+) -> Window | None:
     if start is None and end is None:
         return None
     if start is None or end is None:

@@ -3,8 +3,9 @@
 
 GX guards the data at three layer boundaries (G1):
 
-- raw partitions before dbt reads them, `raw_<venue>__<dataset>`, built from the pyarrow schemas
-  in `include.cryptodw.schemas` so that a new venue reuses them;
+- raw slices before they are written to the lake, `raw_<venue>__<dataset>`, one per venue and
+  dataset: each venue's raw tables keep its own names, units and side semantics (the pyarrow
+  schemas of its connector, `sources.venues.raw_datasets`);
 - staging views, `stg_<venue>__<dataset>`, where exchange semantics end (D3);
 - the BI-facing marts (`liquidations_daily`, ...), whose column names are the contract.
 
@@ -30,8 +31,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from include.cryptodw.assets import KLINE_INTERVALS, VENUE_DATASETS, VENUES, RawDataset
-from include.cryptodw.schemas import RAW_DATASETS
+from include.cryptodw import assets
+from include.cryptodw.assets import KLINE_INTERVALS, RawDataset
+from include.cryptodw.sources.venues import raw_datasets
 from include.cryptodw.windows import Window
 
 if TYPE_CHECKING:
@@ -123,15 +125,32 @@ def _columns_exist(columns: Sequence[str], *, ordered: bool) -> list[Expectation
     return [gxe.ExpectColumnToExist(column=c) for c in columns]
 
 
-def _not_null(columns: Iterable[str], severity: str = CRITICAL) -> list[Expectation]:
+def _where(condition: str | None) -> dict[str, str]:
+    """GE arguments that limit an expectation to the rows matching a pandas query."""
+    return {"row_condition": condition, "condition_parser": "pandas"} if condition else {}
+
+
+def _not_null(
+    columns: Iterable[str], severity: str = CRITICAL, *, where: str | None = None
+) -> list[Expectation]:
     gxe = _gxe()
-    return [gxe.ExpectColumnValuesToNotBeNull(column=c, severity=severity) for c in columns]
+    return [
+        gxe.ExpectColumnValuesToNotBeNull(column=c, severity=severity, **_where(where))
+        for c in columns
+    ]
+
+
+def _null(columns: Iterable[str], *, where: str) -> list[Expectation]:
+    gxe = _gxe()
+    return [gxe.ExpectColumnValuesToBeNull(column=c, **_where(where)) for c in columns]
 
 
 def _positive(columns: Iterable[str]) -> list[Expectation]:
     """Values > 0 (nulls are left to the not-null checks)."""
     gxe = _gxe()
-    return [gxe.ExpectColumnValuesToBeBetween(column=c, min_value=0, strict_min=True) for c in columns]
+    return [
+        gxe.ExpectColumnValuesToBeBetween(column=c, min_value=0, strict_min=True) for c in columns
+    ]
 
 
 def _non_negative(columns: Iterable[str]) -> list[Expectation]:
@@ -152,21 +171,40 @@ def _between(
     )
 
 
-def _at_least(pairs: Iterable[tuple[str, str]], *, strict: bool = False) -> list[Expectation]:
+def _at_least(
+    pairs: Iterable[tuple[str, str]], *, strict: bool = False, severity: str = CRITICAL
+) -> list[Expectation]:
     """For each (a, b): a >= b (a > b if strict) on every row where both are present."""
     gxe = _gxe()
     return [
         gxe.ExpectColumnPairValuesAToBeGreaterThanB(
-            column_A=a, column_B=b, or_equal=not strict, ignore_row_if="either_value_is_missing"
+            column_A=a,
+            column_B=b,
+            or_equal=not strict,
+            ignore_row_if="either_value_is_missing",
+            severity=severity,
         )
         for a, b in pairs
     ]
 
 
-def _in_set(column: str, values: Iterable[Any], severity: str = CRITICAL) -> Expectation:
+def _in_set(
+    column: str, values: Iterable[Any], severity: str = CRITICAL, *, where: str | None = None
+) -> Expectation:
     return _gxe().ExpectColumnValuesToBeInSet(
-        column=column, value_set=list(values), severity=severity
+        column=column, value_set=list(values), severity=severity, **_where(where)
     )
+
+
+def _pairs_in_set(a: str, b: str, pairs: Iterable[tuple[Any, Any]]) -> Expectation:
+    """(a, b) of every row is one of `pairs`."""
+    return _gxe().ExpectColumnPairValuesToBeInSet(
+        column_A=a, column_B=b, value_pairs_set=[tuple(pair) for pair in pairs]
+    )
+
+
+def _matches(column: str, regex: str) -> Expectation:
+    return _gxe().ExpectColumnValuesToMatchRegex(column=column, regex=regex)
 
 
 def _unique(columns: Sequence[str], severity: str = CRITICAL) -> Expectation:
@@ -214,10 +252,24 @@ def _open_time_offset_ms(df: pd.DataFrame) -> pd.Series:
     return _epoch_ms(df["open_time"]) % df["interval"].map(_interval_ms).astype("float64")
 
 
-def _rows_per_symbol_day(time_column: str) -> Derivation:
+def _rows_per_day_column(instrument: str) -> str:
+    """The derived column counting rows per instrument and day: `_dq_rows_per_symbol_day`."""
+    return f"_dq_rows_per_{instrument}_day"
+
+
+def _rows_per_instrument_day(time_column: str, instrument: str = "symbol") -> Derivation:
     def derive(df: pd.DataFrame) -> pd.Series:
         day = pd.to_datetime(df[time_column]).dt.floor("D")
-        return df.groupby([df["symbol"], day])["symbol"].transform("size").astype("float64")
+        return df.groupby([df[instrument], day])[instrument].transform("size").astype("float64")
+
+    return derive
+
+
+def _offset_ms(time_column: str, step_ms: int) -> Derivation:
+    """How far a timestamp lies after a multiple of `step_ms` since the epoch (0 = aligned)."""
+
+    def derive(df: pd.DataFrame) -> pd.Series:
+        return _epoch_ms(df[time_column]) % step_ms
 
     return derive
 
@@ -276,12 +328,72 @@ def _calendar_days_in_period(column: str, period: str) -> Derivation:
 
 # --------------------------------------------------------------------------- raw suites
 
+# Raw tables keep each venue's names, units and side semantics (its connector's pyarrow schemas,
+# `sources.venues.raw_datasets`), so every (venue, dataset) has its own checks. Every raw suite
+# starts with the schema's columns, in order, and not-null on its non-nullable columns.
+#
+# The value sets below are what the venues document; they are written out here rather than
+# imported from the connectors, so that the gate does not merely repeat the parser it guards.
 
-def _raw_columns(dataset: str, venue: str) -> tuple[str, list[str], list[str]]:
-    """(suite name, columns in schema order, non-nullable columns) of a raw dataset."""
-    schema, _ = RAW_DATASETS[dataset]
+OHLC_PRICES = ("open_price", "high_price", "low_price", "close_price")
+# high >= low, open, close; open, close >= low
+OHLC_ORDER = (
+    ("high_price", "low_price"),
+    ("high_price", "open_price"),
+    ("high_price", "close_price"),
+    ("open_price", "low_price"),
+    ("close_price", "low_price"),
+)
+# Bybit and OKX bucket open interest in 5-minute steps since the epoch.
+OI_SNAPSHOT_MS = 5 * 60_000
+
+# Bybit `S` of `allLiquidation`: the side of the liquidated POSITION (Buy = a long).
+BYBIT_POSITION_SIDES = ("Buy", "Sell")
+BYBIT_CONTRACT_TYPES = ("LinearPerpetual", "LinearFutures")  # category=linear
+BYBIT_STATUSES = ("PreLaunch", "Trading", "Settling", "Delivering", "Closed")
+
+OKX_INST_TYPES = ("SWAP",)
+OKX_SWAP_ID = r"^[A-Z0-9]+-[A-Z0-9]+-SWAP$"  # BTC-USDT-SWAP
+OKX_FAMILY = r"^[A-Z0-9]+-[A-Z0-9]+$"  # BTC-USDT
+OKX_ORDER_SIDES = ("buy", "sell")  # the liquidation ORDER's side
+OKX_POSITION_SIDES = ("long", "short", "net")  # the liquidated position; net: one-way mode
+# Selling closes a long, buying closes a short; in net mode the order side alone says which.
+OKX_SIDE_PAIRS = (("sell", "long"), ("buy", "short"), ("sell", "net"), ("buy", "net"))
+OKX_CONTRACT_TYPES = ("linear", "inverse")
+OKX_STATES = ("live", "suspend", "preopen", "test")
+OKX_FUNDING_FORMULAS = ("noRate", "withRate")
+OKX_FUNDING_METHODS = ("current_period", "next_period")
+OKX_OPEN_INTEREST_PERIOD = "5m"  # what the connector lands; 288 snapshots a day
+
+RawChecks = Callable[[Window], list["Expectation"]]
+
+
+@dataclass(frozen=True)
+class RawRules:
+    """What the raw suite of one (venue, dataset) checks beyond its schema."""
+
+    checks: RawChecks  # window -> expectations
+    key_columns: tuple[str, ...]  # identify failing rows in error messages
+    derived: Mapping[str, Derivation] = field(default_factory=dict)
+
+
+def raw_suite(venue: str, dataset: str, window: Window | None) -> ExpectationSuite:
+    """`raw_<venue>__<dataset>`: one landed window of a venue's dataset, before it is written.
+
+    Instruments are a snapshot; their window is the UTC day the venue answered.
+    """
+    name = RawDataset(venue, dataset).name
+    window = _require_window(name, window)
+    schema, _ = raw_datasets(venue)[dataset]
     required = [f.name for f in schema if not f.nullable]
-    return RawDataset(venue, dataset).name, schema.names, required
+    return _suite(
+        name,
+        [
+            *_columns_exist(schema.names, ordered=True),
+            *_not_null(required),
+            *_RAW_RULES[venue][dataset].checks(window),
+        ],
+    )
 
 
 def _require_window(name: str, window: Window | None) -> Window:
@@ -290,121 +402,253 @@ def _require_window(name: str, window: Window | None) -> Window:
     return window
 
 
-def raw_klines_suite(venue: str, window: Window | None) -> ExpectationSuite:
-    """`raw_<venue>__klines`: OHLCV candles of one landed window."""
-    name, columns, required = _raw_columns("klines", venue)
-    window = _require_window(name, window)
-    prices = ["open_price", "high_price", "low_price", "close_price"]
+def _candle_checks(instrument: str, volumes: Sequence[str], window: Window) -> list[Expectation]:
+    """OHLCV candles: one per instrument, interval and open time, inside the window."""
+    return [
+        _unique([instrument, "interval", "open_time"]),
+        _in_set("interval", KLINE_INTERVALS),
+        _in_window("open_time", window),
+        # 1d candles open at 00:00 UTC, 1h candles on the hour.
+        _in_set("_dq_open_time_offset_ms", [0]),
+        *_positive(OHLC_PRICES),
+        *_non_negative(volumes),
+        *_at_least(OHLC_ORDER),
+    ]
+
+
+def _snapshot_checks(instrument: str, amounts: Sequence[str], window: Window) -> list[Expectation]:
+    """5-minute open-interest snapshots: one per instrument and time, at most 288 a day."""
+    per_day = _rows_per_day_column(instrument)
+    return [
+        _unique([instrument, "snapshot_at"]),
+        _in_window("snapshot_at", window),
+        *_positive(amounts),
+        _between(per_day, 1, OI_SNAPSHOTS_PER_DAY),
+        _between(per_day, OI_SNAPSHOTS_PER_DAY_WARN_BELOW, severity=WARNING),
+    ]
+
+
+def _settlement_checks(instrument: str, rate: str, window: Window) -> list[Expectation]:
+    """Funding settlements: one per instrument and time, at most hourly, at a sane rate."""
+    return [
+        _unique([instrument, "funding_time"]),
+        _in_window("funding_time", window),
+        _between(rate, *FUNDING_RATE_BOUNDS),
+        _between(_rows_per_day_column(instrument), 1, FUNDINGS_PER_DAY),
+    ]
+
+
+# ------------------------------------------------------------------ Binance (schemas.py)
+
+
+def _binance_klines(window: Window) -> list[Expectation]:
     volumes = ["volume_base", "volume_quote", "trade_count"]
     volumes += ["taker_buy_volume_base", "taker_buy_volume_quote"]
-    return _suite(
-        name,
-        [
-            *_columns_exist(columns, ordered=True),
-            *_not_null(required),
-            _unique(["symbol", "interval", "open_time"]),
-            _in_set("interval", KLINE_INTERVALS),
-            _in_window("open_time", window),
-            _in_window("close_time", window),
-            *_at_least([("close_time", "open_time")], strict=True),
-            # 1d candles open at 00:00 UTC, 1h candles on the hour.
-            _in_set("_dq_open_time_offset_ms", [0]),
-            *_positive(prices),
-            *_non_negative(volumes),
-            *_at_least(
-                [
-                    ("high_price", "low_price"),
-                    ("high_price", "open_price"),
-                    ("high_price", "close_price"),
-                    ("open_price", "low_price"),
-                    ("close_price", "low_price"),
-                    ("volume_base", "taker_buy_volume_base"),
-                    ("volume_quote", "taker_buy_volume_quote"),
-                ]
-            ),
-        ],
-    )
+    return [
+        *_candle_checks("symbol", volumes, window),
+        _in_window("close_time", window),
+        *_at_least([("close_time", "open_time")], strict=True),
+        *_at_least(
+            [("volume_base", "taker_buy_volume_base"), ("volume_quote", "taker_buy_volume_quote")]
+        ),
+    ]
 
 
-def raw_open_interest_suite(venue: str, window: Window | None) -> ExpectationSuite:
-    """`raw_<venue>__open_interest`: 5-minute open-interest snapshots of one landed window."""
-    name, columns, required = _raw_columns("open_interest", venue)
-    window = _require_window(name, window)
-    per_day = "_dq_rows_per_symbol_day"
-    return _suite(
-        name,
-        [
-            *_columns_exist(columns, ordered=True),
-            *_not_null(required),
-            _unique(["symbol", "snapshot_at"]),
-            _in_window("snapshot_at", window),
-            *_positive(["open_interest_base", "open_interest_quote"]),
-            _between(per_day, 1, OI_SNAPSHOTS_PER_DAY),
-            _between(per_day, OI_SNAPSHOTS_PER_DAY_WARN_BELOW, severity=WARNING),
-        ],
-    )
+def _binance_open_interest(window: Window) -> list[Expectation]:
+    return _snapshot_checks("symbol", ["open_interest_base", "open_interest_quote"], window)
 
 
-def raw_funding_suite(venue: str, window: Window | None) -> ExpectationSuite:
-    """`raw_<venue>__funding`: funding-rate settlements of one landed window."""
-    name, columns, required = _raw_columns("funding", venue)
-    window = _require_window(name, window)
-    return _suite(
-        name,
-        [
-            *_columns_exist(columns, ordered=True),
-            *_not_null(required),
-            _unique(["symbol", "funding_time"]),
-            _in_window("funding_time", window),
-            _between("funding_rate", *FUNDING_RATE_BOUNDS),
-            _in_set("funding_interval_hours", FUNDING_INTERVAL_HOURS),
-            *_positive(["mark_price"]),
-            _between("_dq_rows_per_symbol_day", 1, FUNDINGS_PER_DAY),
-        ],
-    )
+def _binance_funding(window: Window) -> list[Expectation]:
+    return [
+        *_settlement_checks("symbol", "funding_rate", window),
+        _in_set("funding_interval_hours", FUNDING_INTERVAL_HOURS),
+        *_positive(["mark_price"]),
+    ]
 
 
-def raw_liquidations_suite(venue: str, window: Window | None) -> ExpectationSuite:
-    """`raw_<venue>__liquidations`: forced orders captured from the stream in one window."""
-    name, columns, required = _raw_columns("liquidations", venue)
-    window = _require_window(name, window)
-    return _suite(
-        name,
-        [
-            *_columns_exist(columns, ordered=True),
-            *_not_null(required),
-            _in_set("order_side", ORDER_SIDES),
-            _in_window("trade_time", window),
-            *_positive(["original_qty", "filled_qty", "avg_price", "order_price"]),
-            *_non_negative(["last_filled_qty"]),
-            *_at_least([("original_qty", "filled_qty")]),
-            # The stream can repeat a message across a reconnect; staging must not count it twice.
-            _unique(["symbol", "order_side", "trade_time", "filled_qty", "avg_price"], WARNING),
-        ],
-    )
+def _binance_liquidations(window: Window) -> list[Expectation]:
+    """Forced orders: `order_side` is the ORDER's side (SELL liquidates a long)."""
+    return [
+        _in_set("order_side", ORDER_SIDES),
+        _in_window("trade_time", window),
+        *_positive(["original_qty", "filled_qty", "avg_price", "order_price"]),
+        *_non_negative(["last_filled_qty"]),
+        *_at_least([("original_qty", "filled_qty")]),
+        # The stream can repeat a message across a reconnect; staging must not count it twice.
+        _unique(["symbol", "order_side", "trade_time", "filled_qty", "avg_price"], WARNING),
+    ]
 
 
-_RAW_SPECS: dict[str, tuple[Callable[[str, Window | None], ExpectationSuite], tuple[str, ...]]] = {
-    "klines": (raw_klines_suite, ("symbol", "interval", "open_time")),
-    "open_interest": (raw_open_interest_suite, ("symbol", "snapshot_at")),
-    "funding": (raw_funding_suite, ("symbol", "funding_time")),
-    "liquidations": (raw_liquidations_suite, ("symbol", "trade_time", "order_side")),
-}
-_RAW_DERIVED: dict[str, dict[str, Derivation]] = {
-    "klines": {"_dq_open_time_offset_ms": _open_time_offset_ms},
-    "open_interest": {"_dq_rows_per_symbol_day": _rows_per_symbol_day("snapshot_at")},
-    "funding": {"_dq_rows_per_symbol_day": _rows_per_symbol_day("funding_time")},
+# ------------------------------------------------------------------------- Bybit (linear)
+
+
+def _bybit_klines(window: Window) -> list[Expectation]:
+    return _candle_checks("symbol", ["volume_base", "volume_quote"], window)
+
+
+def _bybit_open_interest(window: Window) -> list[Expectation]:
+    return [
+        *_snapshot_checks("symbol", ["open_interest_base", "single_open_interest_base"], window),
+        _in_set("_dq_snapshot_offset_ms", [0]),
+        # `openInterest` counts both sides, `singleOpenInterest` (when sent) one of them.
+        *_at_least([("open_interest_base", "single_open_interest_base")]),
+    ]
+
+
+def _bybit_funding(window: Window) -> list[Expectation]:
+    return _settlement_checks("symbol", "funding_rate", window)
+
+
+def _bybit_instruments(window: Window) -> list[Expectation]:
+    """Contract specifications of every linear contract, as listed on the snapshot's day."""
+    perpetual = 'contract_type == "LinearPerpetual"'
+    minutes = [hours * 60 for hours in FUNDING_INTERVAL_HOURS]
+    return [
+        _unique(["symbol"]),
+        _in_window("snapshot_at", window),
+        _in_set("contract_type", BYBIT_CONTRACT_TYPES),
+        _in_set("status", BYBIT_STATUSES, WARNING),
+        *_positive(["tick_size", "qty_step", "min_order_qty", "max_order_qty"]),
+        *_at_least([("max_order_qty", "min_order_qty")]),
+        # Perpetuals never deliver; dated futures do (and do not fund: interval 0).
+        *_null(["delivery_time"], where=perpetual),
+        *_not_null(["delivery_time"], where='contract_type == "LinearFutures"'),
+        _in_set("funding_interval_minutes", minutes, WARNING, where=perpetual),
+    ]
+
+
+def _bybit_liquidations(window: Window) -> list[Expectation]:
+    """`allLiquidation` events: `side` is the liquidated POSITION (Buy = a long)."""
+    return [
+        _in_set("side", BYBIT_POSITION_SIDES),
+        _in_window("trade_time", window),
+        *_positive(["executed_qty", "bankruptcy_price"]),
+        # A message is stamped after the liquidations it carries.
+        *_at_least([("event_time", "trade_time")], severity=WARNING),
+        # Two equal events at the same millisecond are most likely one event recorded twice.
+        _unique(["symbol", "side", "trade_time", "executed_qty", "bankruptcy_price"], WARNING),
+    ]
+
+
+# ---------------------------------------------------------------------------- OKX (SWAP)
+
+
+def _okx_klines(window: Window) -> list[Expectation]:
+    return _candle_checks("inst_id", ["volume_contracts", "volume_base", "volume_quote"], window)
+
+
+def _okx_open_interest(window: Window) -> list[Expectation]:
+    amounts = ["open_interest_contracts", "open_interest_coin", "open_interest_usd"]
+    return [
+        *_snapshot_checks("inst_id", amounts, window),
+        _in_set("period", [OKX_OPEN_INTEREST_PERIOD]),
+        _in_set("_dq_snapshot_offset_ms", [0]),
+    ]
+
+
+def _okx_funding(window: Window) -> list[Expectation]:
+    """Settled funding (`realized_rate`); the forecast it came with is bounded the same way."""
+    return [
+        *_settlement_checks("inst_id", "realized_rate", window),
+        _between("predicted_rate", *FUNDING_RATE_BOUNDS),
+        _in_set("formula_type", OKX_FUNDING_FORMULAS, WARNING),
+        _in_set("method", OKX_FUNDING_METHODS, WARNING),
+    ]
+
+
+def _okx_instruments(window: Window) -> list[Expectation]:
+    """Every SWAP contract with its terms, as listed on the snapshot's day."""
+    terms = ["ct_val", "ct_mult", "tick_size", "lot_size_contracts", "min_size_contracts"]
+    return [
+        _unique(["inst_id"]),
+        _in_window("snapshot_at", window),
+        _in_set("inst_type", OKX_INST_TYPES),
+        _matches("inst_id", OKX_SWAP_ID),
+        _matches("inst_family", OKX_FAMILY),
+        _in_set("ct_type", OKX_CONTRACT_TYPES),
+        _in_set("state", OKX_STATES, WARNING),
+        *_positive(terms),
+        # OKX leaves the terms empty only until a `preopen` contract lists; staging needs ct_val
+        # to turn contracts into coin.
+        *_not_null([*terms, "ct_val_ccy", "ct_type"], where='state != "preopen"'),
+    ]
+
+
+def _okx_liquidations(window: Window) -> list[Expectation]:
+    """`liquidation-orders` details: `side` is the ORDER's, `pos_side` the POSITION's."""
+    return [
+        _in_set("inst_type", OKX_INST_TYPES),
+        _matches("inst_family", OKX_FAMILY),
+        _matches("inst_id", OKX_SWAP_ID),
+        _in_set("side", OKX_ORDER_SIDES),
+        _in_set("pos_side", OKX_POSITION_SIDES),
+        _pairs_in_set("side", "pos_side", OKX_SIDE_PAIRS),
+        _in_window("trade_time", window),
+        *_positive(["qty_contracts", "bankruptcy_price"]),
+        *_non_negative(["bankruptcy_loss"]),
+        # One payload may hold the same-looking liquidation twice (two liquidations); copies
+        # across payloads collapse in the connector. Repeats are worth a look, not a failure.
+        _unique(
+            ["inst_family", "trade_time", "side", "pos_side", "qty_contracts", "bankruptcy_price"],
+            WARNING,
+        ),
+    ]
+
+
+# ------------------------------------------------------------------------------ registry
+
+
+def _per_day(time_column: str, instrument: str = "symbol") -> dict[str, Derivation]:
+    return {_rows_per_day_column(instrument): _rows_per_instrument_day(time_column, instrument)}
+
+
+_KLINE_OFFSET = {"_dq_open_time_offset_ms": _open_time_offset_ms}
+_SNAPSHOT_OFFSET = {"_dq_snapshot_offset_ms": _offset_ms("snapshot_at", OI_SNAPSHOT_MS)}
+
+_RAW_RULES: dict[str, dict[str, RawRules]] = {
+    "binance": {
+        "klines": RawRules(_binance_klines, ("symbol", "interval", "open_time"), _KLINE_OFFSET),
+        "open_interest": RawRules(
+            _binance_open_interest, ("symbol", "snapshot_at"), _per_day("snapshot_at")
+        ),
+        "funding": RawRules(_binance_funding, ("symbol", "funding_time"), _per_day("funding_time")),
+        "liquidations": RawRules(_binance_liquidations, ("symbol", "trade_time", "order_side")),
+    },
+    "bybit": {
+        "klines": RawRules(_bybit_klines, ("symbol", "interval", "open_time"), _KLINE_OFFSET),
+        "open_interest": RawRules(
+            _bybit_open_interest,
+            ("symbol", "snapshot_at"),
+            {**_per_day("snapshot_at"), **_SNAPSHOT_OFFSET},
+        ),
+        "funding": RawRules(_bybit_funding, ("symbol", "funding_time"), _per_day("funding_time")),
+        "instruments": RawRules(_bybit_instruments, ("symbol",)),
+        "liquidations": RawRules(_bybit_liquidations, ("symbol", "trade_time", "side")),
+    },
+    "okx": {
+        "klines": RawRules(_okx_klines, ("inst_id", "interval", "open_time"), _KLINE_OFFSET),
+        "open_interest": RawRules(
+            _okx_open_interest,
+            ("inst_id", "snapshot_at"),
+            {**_per_day("snapshot_at", "inst_id"), **_SNAPSHOT_OFFSET},
+        ),
+        "funding": RawRules(
+            _okx_funding, ("inst_id", "funding_time"), _per_day("funding_time", "inst_id")
+        ),
+        "instruments": RawRules(_okx_instruments, ("inst_id",)),
+        "liquidations": RawRules(_okx_liquidations, ("inst_family", "trade_time", "side")),
+    },
 }
 
 
 def _raw_spec(venue: str, dataset: str) -> SuiteSpec:
-    build, keys = _RAW_SPECS[dataset]
+    rules = _RAW_RULES[venue][dataset]
     return SuiteSpec(
         name=RawDataset(venue, dataset).name,
-        build=functools.partial(build, venue),
-        time_column=RAW_DATASETS[dataset][1],
-        key_columns=keys,
-        derived=_RAW_DERIVED.get(dataset, {}),
+        build=functools.partial(raw_suite, venue, dataset),
+        time_column=raw_datasets(venue)[dataset][1],
+        key_columns=rules.key_columns,
+        derived=rules.derived,
     )
 
 
@@ -523,8 +767,8 @@ def stg_landing_manifests_suite(window: Window | None = None) -> ExpectationSuit
             *_columns_exist([*required, "symbol", "kline_interval"], ordered=False),
             *_not_null(required),
             _unique(["exchange_id", "dataset", "part", "capture_date"]),
-            _in_set("exchange_id", VENUES),
-            _in_set("dataset", sorted({d for ds in VENUE_DATASETS.values() for d in ds})),
+            _in_set("exchange_id", assets.VENUES),
+            _in_set("dataset", sorted({d for ds in assets.VENUE_DATASETS.values() for d in ds})),
             *_non_negative(["landed_row_count"]),
             gxe.ExpectColumnValuesToMatchRegex(column="file_sha256", regex=r"^[0-9a-f]{64}$"),
             gxe.ExpectColumnPairValuesToBeEqual(
@@ -773,7 +1017,7 @@ def suite_spec(name: str) -> SuiteSpec:
     if name == _MANIFESTS_SPEC.name:
         return _MANIFESTS_SPEC
     match = _LAYERED_NAME.fullmatch(name)
-    if match and match["layer"] == "raw" and match["dataset"] in _RAW_SPECS:
+    if match and match["layer"] == "raw" and match["dataset"] in _RAW_RULES.get(match["venue"], {}):
         return _raw_spec(match["venue"], match["dataset"])
     if match and match["layer"] == "stg" and match["dataset"] in _STAGING_SPECS:
         return _staging_spec(match["venue"], match["dataset"])
@@ -781,14 +1025,19 @@ def suite_spec(name: str) -> SuiteSpec:
 
 
 def suite_names(layer: str) -> list[str]:
-    """Every suite of `layer` ("raw", "staging" or "marts") for the venues in `assets.VENUES`."""
+    """Every suite of `layer` ("raw", "staging" or "marts") for the venues in `assets.VENUES`.
+
+    Raw: one per (venue, dataset) of `assets.VENUE_DATASETS`, whether or not it is written yet
+    (`suite_spec` raises `MissingSuiteError` for a gap).
+    """
     if layer == "raw":
-        return [
-            RawDataset(v, d).name for v in VENUES for d in VENUE_DATASETS[v] if d in _RAW_SPECS
-        ]
+        return [RawDataset(v, d).name for v in assets.VENUES for d in assets.VENUE_DATASETS[v]]
     if layer == "staging":
         venues = [
-            f"stg_{v}__{d}" for v in VENUES for d in VENUE_DATASETS[v] if d in _STAGING_SPECS
+            f"stg_{v}__{d}"
+            for v in assets.VENUES
+            for d in assets.VENUE_DATASETS[v]
+            if d in _STAGING_SPECS
         ]
         return [*venues, _MANIFESTS_SPEC.name]
     if layer == "marts":
