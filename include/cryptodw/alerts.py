@@ -45,8 +45,12 @@ def notify_failure(context: Mapping[str, Any], webhook: str | None = None) -> No
     url = webhook or os.environ.get(WEBHOOK_ENV)
     if not url:
         return
-    text = f"{message['dag_id']}.{message['task_id']} failed ({message['run_id']}): {message['error']}"
+    text = (
+        f"{message['dag_id']}.{message['task_id']} failed ({message['run_id']}): {message['error']}"
+    )
     try:
-        httpx.post(url, json={"text": text, **message}, timeout=WEBHOOK_TIMEOUT_S).raise_for_status()
+        httpx.post(
+            url, json={"text": text, **message}, timeout=WEBHOOK_TIMEOUT_S
+        ).raise_for_status()
     except httpx.HTTPError as exc:
         log.warning("failure alert not delivered to the webhook: %s", exc)

@@ -79,7 +79,9 @@ def cmd_sql(args: argparse.Namespace) -> int:
             relation = con.sql(args.query)
         except duckdb.Error as exc:
             read_only = "read-only" in str(exc)
-            hint = " (the published warehouse is read-only; refreshes write it)" if read_only else ""
+            hint = (
+                " (the published warehouse is read-only; refreshes write it)" if read_only else ""
+            )
             print(f"query failed{hint}: {exc}", file=sys.stderr)
             return 2
         if relation is not None:
@@ -137,7 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     args = build_parser().parse_args(argv)
     return args.handler(args)
 

@@ -26,7 +26,9 @@ class DbtBuildError(RuntimeError):
     """dbt failed: the message lists the failing nodes and their messages."""
 
 
-def build_args(settings: Settings, command: str, selector: str | None, window: Window | None) -> list[str]:
+def build_args(
+    settings: Settings, command: str, selector: str | None, window: Window | None
+) -> list[str]:
     """The dbt CLI arguments for one invocation (also printed for people who rerun by hand).
 
     `command` may have a sub-command, e.g. "docs generate".

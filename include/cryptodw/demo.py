@@ -70,14 +70,14 @@ def print_summary(settings: Settings) -> None:
     print("Last day, close and UTC-day change:")
     for asset, close, change in prices:
         print(f"  {asset:<5} {close:>12,.2f} USD  {change:+6.2f} %")
-    print(
-        f"BTC long liquidations: 24h {_usd(long_24h)}, 7d {_usd(long_7d)}, 30d {_usd(long_30d)}"
-    )
+    print(f"BTC long liquidations: 24h {_usd(long_24h)}, 7d {_usd(long_7d)}, 30d {_usd(long_30d)}")
     print()
     print("Query it (read-only):")
-    print('  make sql Q="select * from marts.liquidations_daily order by liquidation_date desc limit 10"')
-    print("  python -c \"import duckdb; duckdb.connect('%s', read_only=True)"
-          ".sql('from marts.prices_daily').show()\"" % settings.published_path)
+    print('  make sql Q="select * from marts.liquidations_daily order by 1 desc limit 10"')
+    print(
+        f"  python -c \"import duckdb; duckdb.connect('{settings.published_path}', "
+        "read_only=True).sql('from marts.prices_daily').show()\""
+    )
 
 
 def _usd(value: float | None) -> str:

@@ -28,7 +28,6 @@ from include.cryptodw.windows import Window, resolve_window
 log = logging.getLogger(__name__)
 
 
-
 @dataclass(frozen=True)
 class SliceResult:
     """What one landing task did; returned to Airflow as XCom (plain types only)."""
@@ -192,7 +191,9 @@ def plan_slices(
     slices: dict[str, list[dict]] = {}
     for dataset in venues.venue(venue, settings.symbols).datasets:
         if dataset == "klines":
-            items = [{"symbol": s, "interval": i} for s in settings.symbols for i in KLINE_INTERVALS]
+            items = [
+                {"symbol": s, "interval": i} for s in settings.symbols for i in KLINE_INTERVALS
+            ]
         elif dataset in venues.SYMBOL_DATASETS:
             items = [{"symbol": s} for s in settings.symbols]
         else:
@@ -240,7 +241,10 @@ def land_window(
             venue=slice_["venue"],
         )
         for name, slice_ in tqdm(
-            slices, desc=f"landing {window.start}..{window.end}", unit="slice",
-            disable=not progress, leave=False,
+            slices,
+            desc=f"landing {window.start}..{window.end}",
+            unit="slice",
+            disable=not progress,
+            leave=False,
         )
     ]

@@ -18,11 +18,15 @@ from include.cryptodw.windows import Window, resolve_window, window_from_events
 log = logging.getLogger(__name__)
 
 
-def refresh_window(params: dict | None, triggering_asset_events=None, interval=(None, None)) -> Window:
+def refresh_window(
+    params: dict | None, triggering_asset_events=None, interval=(None, None)
+) -> Window:
     """Explicit params first; else the union of windows the triggering raw assets announced."""
     if params and params.get("window_start") and params.get("window_end"):
         return resolve_window(params, None, None)
-    extras = [event.extra for events in (triggering_asset_events or {}).values() for event in events]
+    extras = [
+        event.extra for events in (triggering_asset_events or {}).values() for event in events
+    ]
     if extras:
         return window_from_events(extras)
     return resolve_window(None, *interval)

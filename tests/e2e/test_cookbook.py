@@ -66,7 +66,9 @@ def test_recipe_2_btc_long_liquidations_over_1_7_30_days(warehouse):
 
 
 def test_recipe_5_support_breaks_match_the_raw_closes(warehouse):
-    btc = sorted((day, close) for (day, base), close in _daily_closes(warehouse).items() if base == "BTC")
+    btc = sorted(
+        (day, close) for (day, base), close in _daily_closes(warehouse).items() if base == "BTC"
+    )
     first_below = [next((d for d, c in btc if c < level), None) for level in (75_000, 70_000)]
     (answer,) = query_marts(warehouse, recipes()[5][1])
     assert list(answer[:2]) == first_below

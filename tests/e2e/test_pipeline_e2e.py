@@ -62,25 +62,31 @@ def test_liquidation_marts_match_an_independent_computation(warehouse):
 def test_weekly_and_monthly_liquidations_reconcile_with_daily(warehouse):
     daily = _marts(
         warehouse,
-        "select date_trunc('week', liquidation_date)::date, date_trunc('month', liquidation_date)::date,"
-        " base_asset, total_liquidations_usd from marts.liquidations_daily",
+        "select date_trunc('week', liquidation_date)::date, "
+        "date_trunc('month', liquidation_date)::date, base_asset, total_liquidations_usd "
+        "from marts.liquidations_daily",
     )
     weeks, months = defaultdict(float), defaultdict(float)
     for week, month, base, total in daily:
         weeks[(week, base)] += total
         months[(month, base)] += total
-    weekly = _marts(
-        warehouse,
-        "select week_start_date, base_asset, total_liquidations_usd from marts.liquidations_weekly",
-    )
-    monthly = _marts(
-        warehouse,
-        "select month_start_date, base_asset, total_liquidations_usd from marts.liquidations_monthly",
-    )
-    assert {(w, b): t for w, b, t in weekly} == pytest.approx(dict(weeks), rel=1e-12)
-    assert {(m, b): t for m, b, t in monthly} == pytest.approx(dict(months), rel=1e-12)
+
+    def rolled_up(period: str) -> dict:
+        rows = _marts(
+            warehouse,
+            f"select {period}_start_date, base_asset, sum(total_liquidations_usd) "
+            f"from marts.liquidations_{period}ly group by 1, 2",
+        )
+        return {(start, base): total for start, base, total in rows}
+
+    assert rolled_up("week") == pytest.approx(dict(weeks), rel=1e-12)
+    assert rolled_up("month") == pytest.approx(dict(months), rel=1e-12)
     complete = dict(
-        _marts(warehouse, "select week_start_date, bool_and(is_complete_period) from marts.liquidations_weekly group by 1")
+        _marts(
+            warehouse,
+            "select week_start_date, bool_and(is_complete_period) "
+            "from marts.liquidations_weekly group by 1",
+        )
     )
     assert complete[date(2026, 2, 2)] is False  # Mon Feb 2 .. Sun Feb 8; the window ends Feb 5
     assert complete[date(2026, 1, 26)] is True
@@ -129,7 +135,9 @@ def test_rerunning_the_window_gives_the_same_warehouse(warehouse):
         with duckdb.connect(str(warehouse.published_path), read_only=True) as con:
             return {
                 name: hashlib.sha256(
-                    repr(con.execute(f"select * from marts.{name} order by all").fetchall()).encode()
+                    repr(
+                        con.execute(f"select * from marts.{name} order by all").fetchall()
+                    ).encode()
                 ).hexdigest()
                 for name in MART_MODELS
             }

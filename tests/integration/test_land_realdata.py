@@ -29,7 +29,9 @@ JUNE_2022 = Window(date(2022, 6, 1), date(2022, 7, 1))
 
 @pytest.fixture
 def mirror_transport(realdata: Path, settings) -> ReplayTransport:
-    return ReplayTransport(settings.replay_dir, hosts={ARCHIVE_HOST: realdata / "binance_archive_mirror"})
+    return ReplayTransport(
+        settings.replay_dir, hosts={ARCHIVE_HOST: realdata / "binance_archive_mirror"}
+    )
 
 
 def _zip_path(realdata: Path, symbol: str, month: date) -> Path:
@@ -65,12 +67,18 @@ def test_genuine_funding_month_lands_row_for_row(settings, mirror_transport, rea
 
 def test_relanding_a_window_replaces_it_and_traces_every_file(settings, mirror_transport, realdata):
     land_slice(settings, "funding", JUNE_2022, symbol="ETHUSDT", transport=mirror_transport)
-    first = {p: p.read_bytes() for p in (settings.raw_dir / "binance" / "funding").rglob("*.parquet")}
+    first = {
+        p: p.read_bytes() for p in (settings.raw_dir / "binance" / "funding").rglob("*.parquet")
+    }
     land_slice(settings, "funding", JUNE_2022, symbol="ETHUSDT", transport=mirror_transport)
-    second = {p: p.read_bytes() for p in (settings.raw_dir / "binance" / "funding").rglob("*.parquet")}
+    second = {
+        p: p.read_bytes() for p in (settings.raw_dir / "binance" / "funding").rglob("*.parquet")
+    }
 
     assert first == second  # same files, same bytes: no duplicates, deterministic output
-    zip_sha = hashlib.sha256(_zip_path(realdata, "ETHUSDT", JUNE_2022.start).read_bytes()).hexdigest()
+    zip_sha = hashlib.sha256(
+        _zip_path(realdata, "ETHUSDT", JUNE_2022.start).read_bytes()
+    ).hexdigest()
     manifest = json.loads(
         (settings.manifest_dir / "binance/funding/dt=2022-06-15/ETHUSDT.json").read_text()
     )
@@ -85,7 +93,10 @@ def test_relanding_a_window_replaces_it_and_traces_every_file(settings, mirror_t
 def test_a_month_missing_from_the_archive_fails_and_writes_nothing(settings, mirror_transport):
     with pytest.raises(Exception, match="fundingRate-2023-01"):
         land_slice(
-            settings, "funding", Window(date(2023, 1, 1), date(2023, 2, 1)),
-            symbol="BTCUSDT", transport=mirror_transport,
+            settings,
+            "funding",
+            Window(date(2023, 1, 1), date(2023, 2, 1)),
+            symbol="BTCUSDT",
+            transport=mirror_transport,
         )
     assert not (settings.raw_dir / "binance" / "funding").exists()

@@ -116,7 +116,9 @@ def raw_liquidations() -> list[dict]:
     ]
 
 
-def _staged(rows: list[dict], time_column: str, renames: dict[str, str], **derived: Callable) -> list[dict]:
+def _staged(
+    rows: list[dict], time_column: str, renames: dict[str, str], **derived: Callable
+) -> list[dict]:
     """Raw rows as a staging model returns them: ids, renamed columns, partition date."""
     return [
         {

@@ -86,7 +86,8 @@ def test_rows_outside_the_window_are_not_validated(warehouse, window):
         " 0.0 as long_liquidations_coin, 0.0 as short_liquidations_coin,"
         " 0 as long_liquidation_count, 0 as short_liquidation_count, 0 as liquidation_count,"
         " null as largest_liquidation_usd, true as is_sampled_feed",
-        "update lake.stg_binance__funding set funding_rate = 0.2, _partition_date = date '2024-03-01'"
+        "update lake.stg_binance__funding"
+        " set funding_rate = 0.2, _partition_date = date '2024-03-01'"
         " where funding_at = (select min(funding_at) from lake.stg_binance__funding)",
     )
 

@@ -131,7 +131,10 @@ BROKEN = [
         "1 of 10",
     ),
     Broken(
-        "raw_binance__open_interest", snapshot_at_window_end, {(BETWEEN, "snapshot_at")}, "1 of 1728"
+        "raw_binance__open_interest",
+        snapshot_at_window_end,
+        {(BETWEEN, "snapshot_at")},
+        "1 of 1728",
     ),
     Broken(
         "raw_binance__open_interest",
@@ -139,7 +142,9 @@ BROKEN = [
         {(BETWEEN, "_dq_rows_per_symbol_day")},
         "289 of 1729",
     ),
-    Broken("raw_binance__funding", funding_rate_of_7_percent, {(BETWEEN, "funding_rate")}, "1 of 18"),
+    Broken(
+        "raw_binance__funding", funding_rate_of_7_percent, {(BETWEEN, "funding_rate")}, "1 of 18"
+    ),
     Broken("raw_binance__liquidations", order_side_long, {(IN_SET, "order_side")}, "1 of 12"),
     Broken("stg_binance__liquidations", position_side_buy, {(IN_SET, "position_side")}, "1 of 12"),
     Broken(
@@ -255,7 +260,9 @@ def test_raw_failure_names_the_venue_dataset_and_window(good_rows, validate):
     rows = good_rows("raw_binance__funding")
     funding_rate_of_7_percent(rows)
 
-    with pytest.raises(DataQualityError, match="binance/funding window \\[2024-01-30, 2024-02-02\\)"):
+    with pytest.raises(
+        DataQualityError, match="binance/funding window \\[2024-01-30, 2024-02-02\\)"
+    ):
         validate("raw_binance__funding", rows)
 
 

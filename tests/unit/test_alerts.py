@@ -14,9 +14,15 @@ from include.cryptodw.alerts import WEBHOOK_ENV, notify_failure
 
 CONTEXT = {
     "task_instance": SimpleNamespace(
-        dag_id="ingest_binance", task_id="land_klines", map_index=3, run_id="manual__x", try_number=2
+        dag_id="ingest_binance",
+        task_id="land_klines",
+        map_index=3,
+        run_id="manual__x",
+        try_number=2,
     ),
-    "exception": ValueError("raw_binance__klines: 4 rows failed expect_column_values_to_not_be_null"),
+    "exception": ValueError(
+        "raw_binance__klines: 4 rows failed expect_column_values_to_not_be_null"
+    ),
 }
 
 

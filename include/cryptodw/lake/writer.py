@@ -82,7 +82,9 @@ def _parquet_bytes(table: pa.Table) -> bytes:
 
 
 def _day_slice(table: pa.Table, time_column: str, day: date) -> pa.Table:
-    start = pa.scalar(datetime.combine(day, datetime.min.time()), type=table.schema.field(time_column).type)
+    start = pa.scalar(
+        datetime.combine(day, datetime.min.time()), type=table.schema.field(time_column).type
+    )
     end = pa.scalar(
         datetime.combine(day + timedelta(days=1), datetime.min.time()),
         type=table.schema.field(time_column).type,
@@ -202,6 +204,8 @@ def quarantine_records(
         path.unlink(missing_ok=True)
         return None
     table = pa.Table.from_pylist(list(rejects), schema=QUARANTINE)
-    atomic_write_bytes(path, _parquet_bytes(table.sort_by([("_source", "ascending"), ("raw", "ascending")])))
+    atomic_write_bytes(
+        path, _parquet_bytes(table.sort_by([("_source", "ascending"), ("raw", "ascending")]))
+    )
     log.warning("quarantined %d %s/%s rows for %s (%s)", len(rejects), venue, dataset, day, part)
     return path

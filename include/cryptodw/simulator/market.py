@@ -92,8 +92,16 @@ class MinuteBars:
     taker_buy_quote_volume: np.ndarray
 
     COLUMNS = (
-        "open_ms", "open", "high", "low", "close", "volume", "quote_volume", "count",
-        "taker_buy_volume", "taker_buy_quote_volume",
+        "open_ms",
+        "open",
+        "high",
+        "low",
+        "close",
+        "volume",
+        "quote_volume",
+        "count",
+        "taker_buy_volume",
+        "taker_buy_quote_volume",
     )
 
     def columns(self) -> list[np.ndarray]:
@@ -204,8 +212,10 @@ def leverage_kernel(mech: Mechanics, maint_margin: float, long: bool) -> tuple[n
     normal = statistics.NormalDist()
     quantiles = [(i + 0.5) / LEVERAGE_QUANTILES for i in range(LEVERAGE_QUANTILES)]
     leverage = np.array(
-        [mech.leverage_median * math.exp(mech.leverage_dispersion * normal.inv_cdf(q))
-         for q in quantiles]
+        [
+            mech.leverage_median * math.exp(mech.leverage_dispersion * normal.inv_cdf(q))
+            for q in quantiles
+        ]
     ).clip(1.5, MAX_LEVERAGE)
     distance = 1.0 / leverage - maint_margin
     ratio = 1.0 - distance if long else 1.0 + distance
@@ -285,8 +295,9 @@ class PositionBook:
     def discard_crossed(self, low: float, high: float) -> None:
         """Drop positions a past range `low .. high` liquidated (before the simulated window)."""
         first_long = max(math.ceil((math.log(low) - self.base - self.offset) / GRID_STEP), 0)
-        last_short = min(math.floor((math.log(high) - self.base - self.offset) / GRID_STEP),
-                         self.size - 1)
+        last_short = min(
+            math.floor((math.log(high) - self.base - self.offset) / GRID_STEP), self.size - 1
+        )
         self.long_total = max(self.long_total - float(self.longs[first_long:].sum()), 0.0)
         self.short_total = max(self.short_total - float(self.shorts[: last_short + 1].sum()), 0.0)
         self.longs[first_long:] = 0.0
@@ -456,8 +467,16 @@ class MarketSimulation:
                 venues[venue] = self._venue_day(rng, index, k, venue, paths, funding, day_ms)
         return MarketDay(day, phase.name, self.specs, venues)
 
-    def _venue_day(self, rng: np.random.Generator, index: int, k: int, venue: str,
-                   paths: list[_DayPaths], funding: list[FundingEvent], day_ms: int) -> VenueDay:
+    def _venue_day(
+        self,
+        rng: np.random.Generator,
+        index: int,
+        k: int,
+        venue: str,
+        paths: list[_DayPaths],
+        funding: list[FundingEvent],
+        day_ms: int,
+    ) -> VenueDay:
         """One venue's share of the day. Binance draws from the day's generator (as a market
         simulated for Binance alone does); the others from their own."""
         contracts = self.contracts[venue]
@@ -470,14 +489,16 @@ class MarketSimulation:
             bars[spec.symbol] = self._bars(own, s, spec, paths[s], liq, day_ms, contract)
             open_interest[spec.symbol] = (
                 self._snapshots(own, s, spec, paths[s], bars[spec.symbol], day_ms, contract)
-                if binance else _venue_snapshots(spec, paths[s], day_ms, contract)
+                if binance
+                else _venue_snapshots(spec, paths[s], day_ms, contract)
             )
         if not binance:
             funding = self._venue_funding(own, funding, contracts)
         return VenueDay(venue, contracts, bars, open_interest, funding, liq)
 
-    def _venue_funding(self, rng: np.random.Generator, funding: list[FundingEvent],
-                       contracts: tuple[Contract, ...]) -> list[FundingEvent]:
+    def _venue_funding(
+        self, rng: np.random.Generator, funding: list[FundingEvent], contracts: tuple[Contract, ...]
+    ) -> list[FundingEvent]:
         """Bybit and OKX settle on the hour at a rate near the market's (their own premium)."""
         mech = self.mech
         basis = {c.symbol: c.basis for c in contracts}
@@ -558,8 +579,9 @@ class MarketSimulation:
 
         opens, highs, lows, closes = ([0.0] * MINUTES for _ in range(4))
         snapshots = np.empty((SNAPSHOTS_PER_DAY + 1, 4))
-        path = _DayPaths(np.empty(0), np.empty(0), np.empty(0), np.empty(0), snapshots,
-                         [], [], [], [])
+        path = _DayPaths(
+            np.empty(0), np.empty(0), np.empty(0), np.empty(0), snapshots, [], [], [], []
+        )
         events: list[FundingEvent] = []
         log_fair, deviation, prev = state.log_fair, state.deviation, state.close
         abs_ewma = state.abs_return_ewma
@@ -569,18 +591,28 @@ class MarketSimulation:
         for m in range(MINUTES):
             if m % SNAPSHOT_MINUTES == 0:
                 snapshots[m // SNAPSHOT_MINUTES] = (
-                    book.passive, book.long_total, book.short_total, prev
+                    book.passive,
+                    book.long_total,
+                    book.short_total,
+                    prev,
                 )
             if m % (FUNDING_HOURS * 60) == 0:
                 k = m // (FUNDING_HOURS * 60)
                 rate_e8 = self._funding_rate_e8(book, deviation, funding_noise[k])
-                events.append(FundingEvent(spec.symbol, day_ms + m * MINUTE_MS
-                                           + int(funding_jitter[k]), rate_e8, prev))
+                events.append(
+                    FundingEvent(
+                        spec.symbol, day_ms + m * MINUTE_MS + int(funding_jitter[k]), rate_e8, prev
+                    )
+                )
                 book.shift(rate_e8 / 1e8)
                 long_trigger, short_trigger = book.long_trigger(), book.short_trigger()
 
-            deviation = (reversion * deviation + dev_steps[m] + pending_transient
-                         + (0.0 if leader else spec.beta * spill_list[m]))
+            deviation = (
+                reversion * deviation
+                + dev_steps[m]
+                + pending_transient
+                + (0.0 if leader else spec.beta * spill_list[m])
+            )
             log_fair += fair_steps[m] + pending_permanent
             pending_transient = pending_permanent = 0.0
             close = math.exp(log_fair + deviation)
@@ -614,13 +646,17 @@ class MarketSimulation:
         state.log_fair, state.deviation, state.close = log_fair, deviation, prev
         state.abs_return_ewma = abs_ewma
         path.open, path.high, path.low, path.close = (
-            np.array(opens), np.array(highs), np.array(lows), np.array(closes)
+            np.array(opens),
+            np.array(highs),
+            np.array(lows),
+            np.array(closes),
         )
         return path, events
 
     @staticmethod
-    def _record(path: _DayPaths, minute: int, long: bool, prices: np.ndarray,
-                qty: np.ndarray) -> float:
+    def _record(
+        path: _DayPaths, minute: int, long: bool, prices: np.ndarray, qty: np.ndarray
+    ) -> float:
         """Keep a minute's liquidated buckets; return their notional (USDT)."""
         if qty.size == 0:
             return 0.0
@@ -634,14 +670,18 @@ class MarketSimulation:
         """Binance: rate = premium + clamp(interest - premium, +-0.05 %), capped; 8 decimals."""
         mech = self.mech
         imbalance = (book.long_total - book.short_total) / max(book.leveraged, 1e-12)
-        premium = (mech.funding_imbalance * imbalance + mech.funding_deviation * deviation
-                   + mech.funding_noise * noise)
+        premium = (
+            mech.funding_imbalance * imbalance
+            + mech.funding_deviation * deviation
+            + mech.funding_noise * noise
+        )
         rate = premium + min(max(0.0001 - premium, -0.0005), 0.0005)
         rate = min(max(rate, -mech.funding_cap), mech.funding_cap)
         return int(round(rate * 1e8))
 
-    def _rebalance(self, book: PositionBook, spec: SymbolSpec, phase: Phase, price: float,
-                   vol_ratio: float) -> None:
+    def _rebalance(
+        self, book: PositionBook, spec: SymbolSpec, phase: Phase, price: float, vol_ratio: float
+    ) -> None:
         """Traders open in calm markets and close under stress (every 15 minutes)."""
         dt = REBALANCE_MINUTES / MINUTES
         open_mult = min(max(1.3 - 0.3 * vol_ratio, 0.15), 1.3)
@@ -688,11 +728,16 @@ class MarketSimulation:
             trig = trigger[bucket]
             travel = np.log(minute_o / extreme)
             reached = np.log(minute_o / trig)
-            fraction = np.divide(reached, travel, out=np.full(travel.size, 0.5),
-                                 where=travel != 0).clip(0.0, 1.0)
+            fraction = np.divide(
+                reached, travel, out=np.full(travel.size, 0.5), where=travel != 0
+            ).clip(0.0, 1.0)
             extreme_at = rng.uniform(0.15, 1.0, bucket.size) * MINUTE_MS
-            trade_ms = (day_ms + minute[bucket] * MINUTE_MS + fraction * extreme_at
-                        + rng.exponential(mech.order_delay_ms, bucket.size)).astype(np.int64)
+            trade_ms = (
+                day_ms
+                + minute[bucket] * MINUTE_MS
+                + fraction * extreme_at
+                + rng.exponential(mech.order_delay_ms, bucket.size)
+            ).astype(np.int64)
             trade_ms = np.minimum(trade_ms, day_ms + DAY_MS - 1)
             long_b = is_long[bucket]
             slip = np.minimum(rng.exponential(0.0008, bucket.size), 0.8 * spec.maint_margin)
@@ -705,15 +750,32 @@ class MarketSimulation:
             order_units = np.rint(bankrupt * 10**spec.price_decimals).astype(np.int64)
             partial = (qty_units >= 5) & (rng.random(bucket.size) < 0.35)
             last_units = np.where(
-                partial, np.maximum(np.rint(qty_units * rng.uniform(0.1, 0.95, bucket.size)), 1),
+                partial,
+                np.maximum(np.rint(qty_units * rng.uniform(0.1, 0.95, bucket.size)), 1),
                 qty_units,
             )
             event_ms = trade_ms + rng.integers(1, 25, bucket.size)
             received_ms = event_ms + np.rint(rng.lognormal(math.log(35), 0.5, bucket.size))
-            net_mode = (rng.random(bucket.size) < NET_MODE_SHARE if venue == "okx"
-                        else np.zeros(bucket.size, dtype=bool))
-            parts.append((np.full(bucket.size, s), trade_ms, event_ms, received_ms, long_b,
-                          qty_units, last_units, order_units, avg_units, venue_trig, net_mode))
+            net_mode = (
+                rng.random(bucket.size) < NET_MODE_SHARE
+                if venue == "okx"
+                else np.zeros(bucket.size, dtype=bool)
+            )
+            parts.append(
+                (
+                    np.full(bucket.size, s),
+                    trade_ms,
+                    event_ms,
+                    received_ms,
+                    long_b,
+                    qty_units,
+                    last_units,
+                    order_units,
+                    avg_units,
+                    venue_trig,
+                    net_mode,
+                )
+            )
         if not parts:
             columns = [np.zeros(0, dtype=np.int64) for _ in range(11)]
         else:
@@ -721,8 +783,11 @@ class MarketSimulation:
         order_by = np.lexsort((np.arange(columns[1].size), columns[0], columns[1]))
         columns = [c[order_by] for c in columns]
         symbol, trade = columns[0].astype(np.int64), columns[1].astype(np.int64)
-        pushed = (_latest_per_second(symbol, trade) if venue == "binance"
-                  else np.ones(trade.size, dtype=bool))
+        pushed = (
+            _latest_per_second(symbol, trade)
+            if venue == "binance"
+            else np.ones(trade.size, dtype=bool)
+        )
         return Liquidations(
             symbol_index=symbol,
             trade_ms=trade,
@@ -735,38 +800,58 @@ class MarketSimulation:
             avg_price_units=columns[8].astype(np.int64),
             trigger_price=columns[9].astype(np.float64),
             pushed=pushed,
-            qty_step=np.array([c.qty_step(spec) for spec, c in zip(self.specs, contracts,
-                                                                    strict=True)]),
+            qty_step=np.array(
+                [c.qty_step(spec) for spec, c in zip(self.specs, contracts, strict=True)]
+            ),
             net_mode=columns[10].astype(bool),
         )
 
     # --------------------------------------------------------------- rounding to units
 
-    def _bars(self, rng: np.random.Generator, s: int, spec: SymbolSpec, path: _DayPaths,
-              liq: Liquidations, day_ms: int, contract: Contract) -> MinuteBars:
+    def _bars(
+        self,
+        rng: np.random.Generator,
+        s: int,
+        spec: SymbolSpec,
+        path: _DayPaths,
+        liq: Liquidations,
+        day_ms: int,
+        contract: Contract,
+    ) -> MinuteBars:
         """Round a venue's minute path to ticks and attach its volumes, trades and taker flow
         (its share of the organic flow plus its own forced orders)."""
         to_ticks = 10**spec.price_decimals / spec.tick_units * math.exp(contract.basis)
-        op, cl = (np.rint(p * to_ticks).astype(np.int64) * spec.tick_units
-                  for p in (path.open, path.close))
-        hi = np.maximum(np.rint(path.high * to_ticks).astype(np.int64) * spec.tick_units,
-                        np.maximum(op, cl))
-        lo = np.minimum(np.rint(path.low * to_ticks).astype(np.int64) * spec.tick_units,
-                        np.minimum(op, cl))
+        op, cl = (
+            np.rint(p * to_ticks).astype(np.int64) * spec.tick_units
+            for p in (path.open, path.close)
+        )
+        hi = np.maximum(
+            np.rint(path.high * to_ticks).astype(np.int64) * spec.tick_units, np.maximum(op, cl)
+        )
+        lo = np.minimum(
+            np.rint(path.low * to_ticks).astype(np.int64) * spec.tick_units, np.minimum(op, cl)
+        )
         ret = np.log(path.close / path.open)
         sigma = self._calm_sigma(spec)
         minutes = np.arange(MINUTES)
         profile = 1 + 0.35 * np.sin(2 * np.pi * (minutes / MINUTES - 0.3))
-        base = (spec.volume_base_per_day * contract.share / MINUTES * profile
-                * (0.35 + 0.65 * np.abs(ret) / (sigma * math.sqrt(2 / math.pi)))
-                * rng.lognormal(-0.06, 0.35, MINUTES))
+        base = (
+            spec.volume_base_per_day
+            * contract.share
+            / MINUTES
+            * profile
+            * (0.35 + 0.65 * np.abs(ret) / (sigma * math.sqrt(2 / math.pi)))
+            * rng.lognormal(-0.06, 0.35, MINUTES)
+        )
         mine = liq.symbol_index == s
         liq_minute = ((liq.trade_ms[mine] - day_ms) // MINUTE_MS).clip(0, MINUTES - 1)
         liq_units = liq.qty_units[mine] * contract.lot_units  # in the model's base units
-        liq_sell = np.bincount(liq_minute[liq.is_long[mine]],
-                               weights=liq_units[liq.is_long[mine]], minlength=MINUTES)
-        liq_buy = np.bincount(liq_minute[~liq.is_long[mine]],
-                              weights=liq_units[~liq.is_long[mine]], minlength=MINUTES)
+        liq_sell = np.bincount(
+            liq_minute[liq.is_long[mine]], weights=liq_units[liq.is_long[mine]], minlength=MINUTES
+        )
+        liq_buy = np.bincount(
+            liq_minute[~liq.is_long[mine]], weights=liq_units[~liq.is_long[mine]], minlength=MINUTES
+        )
         liq_orders = np.bincount(liq_minute, minlength=MINUTES)
         organic = np.maximum(np.rint(base * 10**spec.qty_decimals), 1)
         volume = (organic + liq_sell + liq_buy).astype(np.int64)
@@ -775,15 +860,41 @@ class MarketSimulation:
         vwap = (op + hi + lo + cl) / 4.0
         quote = np.rint(vwap * volume).astype(np.int64)
         buy_quote = np.rint(vwap * buy_volume).astype(np.int64)
-        trades = np.maximum(
-            np.rint(organic / 10**spec.qty_decimals * spec.trades_per_base
-                    * rng.lognormal(0.0, 0.2, MINUTES)), 1
-        ).astype(np.int64) + liq_orders
-        return MinuteBars(day_ms + minutes.astype(np.int64) * MINUTE_MS, op, hi, lo, cl, volume,
-                          quote, trades, buy_volume, buy_quote)
+        trades = (
+            np.maximum(
+                np.rint(
+                    organic
+                    / 10**spec.qty_decimals
+                    * spec.trades_per_base
+                    * rng.lognormal(0.0, 0.2, MINUTES)
+                ),
+                1,
+            ).astype(np.int64)
+            + liq_orders
+        )
+        return MinuteBars(
+            day_ms + minutes.astype(np.int64) * MINUTE_MS,
+            op,
+            hi,
+            lo,
+            cl,
+            volume,
+            quote,
+            trades,
+            buy_volume,
+            buy_quote,
+        )
 
-    def _snapshots(self, rng: np.random.Generator, s: int, spec: SymbolSpec, path: _DayPaths,
-                   bars: MinuteBars, day_ms: int, contract: Contract) -> OpenInterestSnapshots:
+    def _snapshots(
+        self,
+        rng: np.random.Generator,
+        s: int,
+        spec: SymbolSpec,
+        path: _DayPaths,
+        bars: MinuteBars,
+        day_ms: int,
+        contract: Contract,
+    ) -> OpenInterestSnapshots:
         """Binance's open interest every 5 minutes, in units, with the metrics file's ratios."""
         state = self._states[s]
         passive, longs, shorts, mark = path.snapshots.T
@@ -797,18 +908,22 @@ class MarketSimulation:
         noise = rng.lognormal(0.0, 0.03, (3, n))
         # taker buy/sell volume over the 5 minutes before each snapshot
         buy = np.concatenate([state.taker_tail[0], bars.taker_buy_volume.astype(float)])
-        sell = np.concatenate([state.taker_tail[1],
-                               (bars.volume - bars.taker_buy_volume).astype(float)])
+        sell = np.concatenate(
+            [state.taker_tail[1], (bars.volume - bars.taker_buy_volume).astype(float)]
+        )
         window = SNAPSHOT_MINUTES
         buy_sum = np.add.reduceat(buy[: n * window], np.arange(0, n * window, window))
         sell_sum = np.add.reduceat(sell[: n * window], np.arange(0, n * window, window))
         state.taker_tail = (buy[-window:], sell[-window:])
-        ratios = np.stack([
-            1.1 * position_ratio**0.8 * noise[0],  # top traders, accounts
-            position_ratio * noise[1],  # top traders, positions
-            1.25 * position_ratio**1.5 * noise[2],  # all accounts
-            buy_sum / np.maximum(sell_sum, 1.0),  # taker buy/sell volume
-        ], axis=1)
+        ratios = np.stack(
+            [
+                1.1 * position_ratio**0.8 * noise[0],  # top traders, accounts
+                position_ratio * noise[1],  # top traders, positions
+                1.25 * position_ratio**1.5 * noise[2],  # all accounts
+                buy_sum / np.maximum(sell_sum, 1.0),  # taker buy/sell volume
+            ],
+            axis=1,
+        )
         return OpenInterestSnapshots(
             snapshot_ms=day_ms + np.arange(n, dtype=np.int64) * SNAPSHOT_MINUTES * MINUTE_MS,
             oi_units=oi_units,

@@ -57,7 +57,11 @@ def base_asset(symbol: str) -> str:
 
 
 def _binance_symbol(
-    transport: Transport, dataset: str, symbol: str, interval: str | None, window: Window,
+    transport: Transport,
+    dataset: str,
+    symbol: str,
+    interval: str | None,
+    window: Window,
     as_of: date,
 ) -> ParseResult:
     """Archive files for the days data.binance.vision holds at `as_of`, REST for the rest."""
@@ -83,7 +87,11 @@ def _binance_liquidations(replay_root: Path, transport: Transport, window: Windo
 
 
 def _bybit_symbol(
-    transport: Transport, dataset: str, symbol: str, interval: str | None, window: Window,
+    transport: Transport,
+    dataset: str,
+    symbol: str,
+    interval: str | None,
+    window: Window,
     as_of: date,
 ) -> ParseResult:
     if dataset == "klines":
@@ -111,7 +119,11 @@ def okx_family(symbol: str) -> str:
 
 
 def _okx_symbol(
-    transport: Transport, dataset: str, symbol: str, interval: str | None, window: Window,
+    transport: Transport,
+    dataset: str,
+    symbol: str,
+    interval: str | None,
+    window: Window,
     as_of: date,
 ) -> ParseResult:
     inst_id = okx_instrument(symbol)

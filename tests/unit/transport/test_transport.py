@@ -83,7 +83,7 @@ def test_client_errors_are_not_retried():
 
 
 def test_malformed_json_is_a_clear_error():
-    client, _ = _scripted([httpx.Response(200, content=b'[[1, 2')])
+    client, _ = _scripted([httpx.Response(200, content=b"[[1, 2")])
     response = _transport(client, []).get(URL, PARAMS)
     with pytest.raises(TransportError, match="malformed JSON"):
         response.json()
