@@ -39,7 +39,7 @@ lint: install ## Static checks (ruff is installed on demand)
 lock: $(BIN)/uv ## Re-resolve requirements.in into the pinned requirements.txt
 	$(BIN)/uv pip compile requirements.in --python-version 3.11 --quiet -o requirements.txt
 
-dbt-docs: install ## Generate and serve the dbt docs site on http://127.0.0.1:8081
+dbt-docs: install ## Serve the dbt docs site (written by every refresh) on http://127.0.0.1:8081
 	$(BIN)/python -m include.cryptodw.cli docs --serve
 
 clean: ## Remove everything a run wrote (the data directory)

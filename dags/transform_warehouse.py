@@ -2,9 +2,10 @@
 
 Scheduled on the raw assets: when every landing task of a venue's ingest run has announced
 its window, this DAG builds staging, runs the staging Great Expectations gate, builds facts
-and marts, runs the mart gate, and publishes a read-only snapshot for BI tools. dbt tasks run
-in the one-slot `duckdb_writer` pool: DuckDB allows a single writing process per file.
-A manual run (or the demo) passes `window_start`/`window_end` params instead.
+and marts, runs the mart gate, publishes a read-only snapshot for BI tools, and regenerates
+the dbt docs site. dbt tasks run in the one-slot `duckdb_writer` pool: DuckDB allows a single
+writing process per file. A manual run (or the demo) passes `window_start`/`window_end`
+params instead.
 """
 
 from __future__ import annotations
@@ -83,6 +84,13 @@ def transform_warehouse():
         published = publish_snapshot(load_settings(), run_id)
         return {"path": str(published.path), "mart_rows": published.mart_rows}
 
+    @task(pool="duckdb_writer")
+    def generate_docs() -> str:
+        from include.cryptodw.refresh import generate_docs as generate
+        from include.cryptodw.settings import load_settings
+
+        return str(generate(load_settings()))
+
     window = resolve_window()
     (
         dbt_build_staging(window)
@@ -90,6 +98,7 @@ def transform_warehouse():
         >> dbt_build_marts(window)
         >> validate_marts(window)
         >> publish_warehouse()
+        >> generate_docs()
     )
 
 

@@ -5,7 +5,7 @@
   refresh   --start D --end D                                    dbt build + gates + publish
   backfill  --start D --end D [--chunk-days 7]                   land + refresh in chunks
   sql       "select ..."                                         query the published snapshot
-  docs      [--serve]                                            generate (and serve) dbt docs
+  docs      [--generate] [--serve]                               the dbt docs site (and serve it)
 
 The same package functions run inside the Airflow tasks; this is the way to backfill or debug
 without a scheduler.
@@ -90,17 +90,19 @@ def cmd_sql(args: argparse.Namespace) -> int:
 
 
 def cmd_docs(args: argparse.Namespace) -> int:
-    from include.cryptodw.dbt_runner import run_dbt
+    from include.cryptodw.refresh import generate_docs
 
     settings = load_settings()
-    run_dbt(settings, "docs generate")
-    print(f"dbt docs written to {settings.dbt_target_dir}")
+    index = settings.dbt_docs_dir / "index.html"
+    if args.generate or not index.exists():
+        index = generate_docs(settings)
+    print(f"dbt docs: {index}")
     if args.serve:
         import functools
         import http.server
 
         handler = functools.partial(
-            http.server.SimpleHTTPRequestHandler, directory=str(settings.dbt_target_dir)
+            http.server.SimpleHTTPRequestHandler, directory=str(settings.dbt_docs_dir)
         )
         print("serving on http://127.0.0.1:8081 (Ctrl-C to stop)")
         http.server.ThreadingHTTPServer(("127.0.0.1", 8081), handler).serve_forever()
@@ -132,7 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("query")
     sql.add_argument("--max-rows", type=int, default=50)
     sql.set_defaults(handler=cmd_sql)
-    docs = sub.add_parser("docs", help="generate the dbt docs site")
+    docs = sub.add_parser("docs", help="the dbt docs site (refreshes write it)")
+    docs.add_argument("--generate", action="store_true", help="regenerate it now")
     docs.add_argument("--serve", action="store_true", help="serve it on 127.0.0.1:8081")
     docs.set_defaults(handler=cmd_docs)
     return parser

@@ -12,6 +12,7 @@ import logging
 import os
 from collections.abc import Sequence
 from contextlib import contextmanager
+from pathlib import Path
 
 from include.cryptodw.settings import DBT_PROJECT_DIR, Settings
 from include.cryptodw.windows import Window
@@ -27,7 +28,11 @@ class DbtBuildError(RuntimeError):
 
 
 def build_args(
-    settings: Settings, command: str, selector: str | None, window: Window | None
+    settings: Settings,
+    command: str,
+    selector: str | None,
+    window: Window | None,
+    target_dir: Path | None = None,
 ) -> list[str]:
     """The dbt CLI arguments for one invocation (also printed for people who rerun by hand).
 
@@ -40,7 +45,7 @@ def build_args(
         "--profiles-dir",
         str(DBT_PROJECT_DIR),
         "--target-path",
-        str(settings.dbt_target_dir),
+        str(target_dir or settings.dbt_target_dir),
         "--log-path",
         str(settings.dbt_log_dir),
     ]
@@ -81,12 +86,13 @@ def run_dbt(
     selector: str | None = None,
     window: Window | None = None,
     extra_args: Sequence[str] = (),
+    target_dir: Path | None = None,
 ) -> list[dict]:
     """Invoke dbt in-process; raise DbtBuildError naming every failed node. Returns node results."""
     from dbt.cli.main import dbtRunner
 
     settings.warehouse_dir.mkdir(parents=True, exist_ok=True)
-    args = build_args(settings, command, selector, window) + list(extra_args)
+    args = build_args(settings, command, selector, window, target_dir) + list(extra_args)
     log.info("dbt %s", " ".join(args))
     with _environment(dbt_env(settings)):
         outcome = dbtRunner().invoke(args)

@@ -9,6 +9,7 @@ analysts keep reading the previous snapshot.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from include.cryptodw.dbt_runner import DOWNSTREAM_SELECTOR, STAGING_SELECTOR, run_dbt
 from include.cryptodw.publish import Published, publish
@@ -49,6 +50,12 @@ def validate_layer(settings: Settings, layer: str, window: Window) -> int:
 
 def publish_snapshot(settings: Settings, run_id: str | None = None) -> Published:
     return publish(settings, snapshot_id=_safe_snapshot_id(run_id) if run_id else None)
+
+
+def generate_docs(settings: Settings) -> Path:
+    """The dbt docs site for analysts (models, columns, tests, lineage, the catalog)."""
+    run_dbt(settings, "docs generate", target_dir=settings.dbt_docs_dir)
+    return settings.dbt_docs_dir / "index.html"
 
 
 def _safe_snapshot_id(run_id: str) -> str:

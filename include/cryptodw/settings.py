@@ -75,6 +75,11 @@ class Settings:
         return self.data_dir / "dbt" / "target"
 
     @property
+    def dbt_docs_dir(self) -> Path:
+        """The dbt docs site (index.html, manifest, catalog) of the last published refresh."""
+        return self.data_dir / "dbt" / "docs"
+
+    @property
     def dbt_log_dir(self) -> Path:
         return self.data_dir / "dbt" / "logs"
 

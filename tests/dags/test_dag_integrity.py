@@ -64,7 +64,10 @@ def test_transform_structure_gates_each_layer_before_publishing(dag_bag):
     assert downstream["validate_staging"] == ["dbt_build_marts"]
     assert downstream["dbt_build_marts"] == ["validate_marts"]
     assert downstream["validate_marts"] == ["publish_warehouse"]
-    writers = [t for t in dag.tasks if t.task_id.startswith(("dbt_", "validate_", "publish_"))]
+    assert downstream["publish_warehouse"] == ["generate_docs"]
+    writers = [
+        t for t in dag.tasks if t.task_id.startswith(("dbt_", "validate_", "publish_", "generate_"))
+    ]
     assert {t.pool for t in writers} == {"duckdb_writer"}
 
 
