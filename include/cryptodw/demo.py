@@ -71,6 +71,8 @@ def print_summary(settings: Settings) -> None:
     for asset, close, change in prices:
         print(f"  {asset:<5} {close:>12,.2f} USD  {change:+6.2f} %")
     print(f"BTC long liquidations: 24h {_usd(long_24h)}, 7d {_usd(long_7d)}, 30d {_usd(long_30d)}")
+    print(f"Model and column docs: {settings.dbt_docs_dir / 'index.html'} (serve: make dbt-docs)")
+    print("SQL cookbook: docs/cookbook.md")
     print()
     print("Query it (read-only):")
     print('  make sql Q="select * from marts.liquidations_daily order by 1 desc limit 10"')
