@@ -19,8 +19,6 @@ payload cannot contain are rejected with their reason (see `common`). All I/O go
 from __future__ import annotations
 
 import functools
-import hashlib
-import itertools
 import json
 import logging
 from collections.abc import Callable, Mapping
@@ -28,7 +26,6 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from include.cryptodw.lake.writer import SourcePayload
 from include.cryptodw.schemas import FUNDING, KLINES, LIQUIDATIONS, OPEN_INTEREST
 from include.cryptodw.sources.common import (
     DAY_MS,
@@ -36,6 +33,7 @@ from include.cryptodw.sources.common import (
     PagingError,
     ParseResult,
     PayloadFormatError,
+    RecordedSegment,
     RowCollector,
     RowError,
     TimeBounds,
@@ -49,6 +47,7 @@ from include.cryptodw.sources.common import (
     number,
     plain_symbol,
     raw_json,
+    recorded_segments,
     require_symbol,
     source_payload,
     text,
@@ -61,8 +60,6 @@ from include.cryptodw.transport import (
     Response,
     Transport,
     TransportError,
-    WsMessage,
-    iter_ws_messages,
 )
 
 log = logging.getLogger(__name__)
@@ -532,25 +529,13 @@ def fetch_funding(
 
 
 def read_liquidations(replay_root: Path, start: date, end: date) -> ParseResult:
-    """Recorded `forceOrder` messages whose trade time lies in `[start, end)`.
-
-    Segments are filed by receive day, so a liquidation just before midnight may sit in the
-    next day's segment: the days on either side of the window are read too and contribute
-    only rows inside the window. A bad message is quarantined once: by the window its trade
-    time falls in, or (time unreadable or absurd) by the window that owns its segment's day.
-    """
-    keep = window_ms(start, end)
+    """Recorded `forceOrder` messages whose trade time lies in `[start, end)` (see
+    `common.recorded_segments` for how segments around the window are read)."""
     results = []
-    for day in days_between(start - timedelta(days=1), end + timedelta(days=1)):
-        owned = start <= day < end
-        # A trade is at most a day away from the day its message was received.
-        expect = (day_start_ms(day) - DAY_MS, day_start_ms(day) + 2 * DAY_MS)
-        messages = iter_ws_messages(replay_root, VENUE, FORCE_ORDER_STREAM, day)
-        for segment, group in itertools.groupby(messages, key=lambda m: m.source):
-            bounds = TimeBounds.of(keep, expect, owned=owned)
-            result = _read_segment(replay_root, segment, list(group), bounds)
-            if owned or result.table.num_rows or result.rejects:
-                results.append(result)
+    for segment in recorded_segments(replay_root, VENUE, FORCE_ORDER_STREAM, start, end):
+        result = _read_segment(segment)
+        if segment.owned or result.table.num_rows or result.rejects:
+            results.append(result)
     result = ParseResult.concat(results, LIQUIDATIONS)
     log.info(
         "binance liquidations %s..%s: %d rows, %d rejects from %d segments",
@@ -563,31 +548,20 @@ def read_liquidations(replay_root: Path, start: date, end: date) -> ParseResult:
     return result
 
 
-def _read_segment(
-    replay_root: Path, segment: str, messages: list[WsMessage], bounds: TimeBounds
-) -> ParseResult:
-    path = Path(segment)
-    try:
-        source_uri = path.relative_to(replay_root).as_posix()
-    except ValueError:
-        source_uri = path.as_posix()
-    collector = _collector(LIQUIDATIONS, "liquidations", "trade_time", source_uri, bounds)
-    for message in messages:
-        _add_force_order(collector, message.text, message.received_at_ms)
-    last_received = max(m.received_at_ms for m in messages)
-    payload = SourcePayload(
-        uri=source_uri,
-        sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
-        fetched_at=datetime.fromtimestamp(last_received / 1000, tz=UTC).isoformat(),
+def _read_segment(segment: RecordedSegment) -> ParseResult:
+    collector = _collector(
+        LIQUIDATIONS, "liquidations", "trade_time", segment.source_uri, segment.bounds
     )
+    for message in segment.messages:
+        _add_force_order(collector, message.text, message.received_at_ms)
     log.info(
         "binance liquidations: %s -> %d rows, %d rejects, %d outside the window",
-        source_uri,
+        segment.source_uri,
         len(collector.rows),
         len(collector.rejects),
         collector.skipped,
     )
-    return collector.result([payload])
+    return collector.result([segment.payload])
 
 
 # -------------------------------------------------------------------------- helpers

@@ -33,36 +33,33 @@ Raw rows keep Bybit's units; every fetch returns only rows inside the half-open 
 from __future__ import annotations
 
 import functools
-import hashlib
-import itertools
 import json
 import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from pathlib import Path
 
 import pyarrow as pa
 
-from include.cryptodw.lake.writer import SourcePayload
 from include.cryptodw.sources.common import (
     DAY_MS,
     ExchangeAPIError,
     PagingError,
     ParseResult,
     PayloadFormatError,
+    RecordedSegment,
     RowCollector,
     RowError,
     TimeBounds,
-    day_start_ms,
-    days_between,
     decode_json,
     dedupe_on_key,
     integer,
     number,
     plain_symbol,
     raw_json,
+    recorded_segments,
     require_symbol,
     source_payload,
     text,
@@ -74,8 +71,6 @@ from include.cryptodw.transport import (
     Response,
     Transport,
     TransportError,
-    WsMessage,
-    iter_ws_messages,
 )
 
 log = logging.getLogger(__name__)
@@ -545,24 +540,13 @@ def fetch_instruments(transport: Transport, *, rest_base: str = REST_BASE) -> Pa
 
 
 def read_liquidations(replay_root: Path, start: date, end: date) -> ParseResult:
-    """Recorded `allLiquidation` messages whose trade time `T` lies in `[start, end)`.
-
-    Segments are filed by receive day, so the days on either side of the window are read too
-    and contribute only rows inside it; a bad message is quarantined once, by the window its
-    time falls in or (time unreadable) by the window owning its segment's day.
-    """
-    keep = window_ms(start, end)
+    """Recorded `allLiquidation` messages whose trade time `T` lies in `[start, end)` (see
+    `common.recorded_segments` for how segments around the window are read)."""
     results = []
-    for day in days_between(start - timedelta(days=1), end + timedelta(days=1)):
-        owned = start <= day < end
-        # A liquidation is at most a day away from the day its message was received.
-        expect = (day_start_ms(day) - DAY_MS, day_start_ms(day) + 2 * DAY_MS)
-        messages = iter_ws_messages(replay_root, VENUE, LIQUIDATION_STREAM, day)
-        for segment, group in itertools.groupby(messages, key=lambda m: m.source):
-            bounds = TimeBounds.of(keep, expect, owned=owned)
-            result = _read_segment(replay_root, segment, list(group), bounds)
-            if owned or result.table.num_rows or result.rejects:
-                results.append(result)
+    for segment in recorded_segments(replay_root, VENUE, LIQUIDATION_STREAM, start, end):
+        result = _read_segment(segment)
+        if segment.owned or result.table.num_rows or result.rejects:
+            results.append(result)
     result = ParseResult.concat(results, LIQUIDATIONS)
     log.info(
         "bybit liquidations %s..%s: %d rows, %d rejects from %d segments",
@@ -575,24 +559,13 @@ def read_liquidations(replay_root: Path, start: date, end: date) -> ParseResult:
     return result
 
 
-def _read_segment(
-    replay_root: Path, segment: str, messages: list[WsMessage], bounds: TimeBounds
-) -> ParseResult:
-    path = Path(segment)
-    try:
-        source_uri = path.relative_to(replay_root).as_posix()
-    except ValueError:
-        source_uri = path.as_posix()
-    collector = _collector(LIQUIDATIONS, "liquidations", "trade_time", source_uri, bounds)
-    for message in messages:
-        _add_liquidation_message(collector, message.text, message.received_at_ms)
-    last_received = max(m.received_at_ms for m in messages)
-    payload = SourcePayload(
-        uri=source_uri,
-        sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
-        fetched_at=datetime.fromtimestamp(last_received / 1000, tz=UTC).isoformat(),
+def _read_segment(segment: RecordedSegment) -> ParseResult:
+    collector = _collector(
+        LIQUIDATIONS, "liquidations", "trade_time", segment.source_uri, segment.bounds
     )
-    return collector.result([payload])
+    for message in segment.messages:
+        _add_liquidation_message(collector, message.text, message.received_at_ms)
+    return collector.result([segment.payload])
 
 
 # ------------------------------------------------------------------------------- paging

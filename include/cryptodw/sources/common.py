@@ -9,7 +9,9 @@ at all (not JSON, not a zip, a CSV with unknown columns, an exchange error body)
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import itertools
 import json
 import math
 import re
@@ -17,11 +19,12 @@ import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pyarrow as pa
 
 from include.cryptodw.lake.writer import SourcePayload
-from include.cryptodw.transport import Response, TransportError
+from include.cryptodw.transport import Response, TransportError, WsMessage, iter_ws_messages
 
 DAY_MS = 86_400_000
 # Millisecond timestamps outside this range are unit errors (seconds, microseconds) or garbage.
@@ -436,3 +439,56 @@ def _without_source(row: dict) -> dict:
 
 def _jsonable(row: dict) -> dict:
     return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in row.items()}
+
+
+# ---------------------------------------------------------------- recorded websocket streams
+
+
+@dataclass(frozen=True)
+class RecordedSegment:
+    """One recorded websocket segment: its messages, lineage and the time bounds for its rows.
+
+    `source_uri` is relative to the replay root (how manifests and quarantine name it).
+    """
+
+    source_uri: str
+    messages: list[WsMessage]
+    bounds: TimeBounds
+    owned: bool  # its receive day lies inside the window: it reports its own bad messages
+    payload: SourcePayload
+
+
+def recorded_segments(
+    replay_root: Path, venue: str, stream: str, start: date, end: date
+) -> Iterator[RecordedSegment]:
+    """The segments that may hold events of `[start, end)`, with the bounds to read them by.
+
+    Segments are filed by receive day, so an event just before midnight may sit in the next
+    day's segment: the days on either side of the window are read too and contribute only
+    rows inside the window. A bad message is quarantined once: by the window its event time
+    falls in, or (time unreadable or absurd) by the window that owns its segment's day.
+    """
+    keep = window_ms(start, end)
+    for day in days_between(start - timedelta(days=1), end + timedelta(days=1)):
+        owned = start <= day < end
+        # An event is at most a day away from the day its message was received.
+        expect = (day_start_ms(day) - DAY_MS, day_start_ms(day) + 2 * DAY_MS)
+        messages = iter_ws_messages(replay_root, venue, stream, day)
+        for segment, group in itertools.groupby(messages, key=lambda m: m.source):
+            group = list(group)
+            source_uri = _relative_uri(replay_root, Path(segment))
+            last_received = max(m.received_at_ms for m in group)
+            payload = SourcePayload(
+                uri=source_uri,
+                sha256=hashlib.sha256(Path(segment).read_bytes()).hexdigest(),
+                fetched_at=datetime.fromtimestamp(last_received / 1000, tz=UTC).isoformat(),
+            )
+            bounds = TimeBounds.of(keep, expect, owned=owned)
+            yield RecordedSegment(source_uri, group, bounds, owned, payload)
+
+
+def _relative_uri(root: Path, path: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return path.as_posix()

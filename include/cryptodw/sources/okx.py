@@ -33,7 +33,6 @@ on (instrument, time). All I/O goes through the `Transport`.
 from __future__ import annotations
 
 import functools
-import hashlib
 import itertools
 import json
 import logging
@@ -41,7 +40,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from pathlib import Path
 
 import pyarrow as pa
@@ -54,15 +53,15 @@ from include.cryptodw.sources.common import (
     PagingError,
     ParseResult,
     PayloadFormatError,
+    RecordedSegment,
     RowCollector,
     RowError,
     TimeBounds,
-    day_start_ms,
-    days_between,
     decode_json,
     dedupe_on_key,
     number,
     raw_json,
+    recorded_segments,
     source_payload,
     text,
     time_hint,
@@ -73,8 +72,6 @@ from include.cryptodw.transport import (
     Response,
     Transport,
     TransportError,
-    WsMessage,
-    iter_ws_messages,
 )
 
 log = logging.getLogger(__name__)
@@ -689,30 +686,21 @@ def fetch_liquidation_orders(
 
 
 def read_liquidations(replay_root: Path, start: date, end: date) -> ParseResult:
-    """Recorded `liquidation-orders` (SWAP) pushes whose `ts` lies in `[start, end)`.
+    """Recorded `liquidation-orders` (SWAP) pushes whose `ts` lies in `[start, end)` (see
+    `common.recorded_segments` for how segments around the window are read).
 
-    Segments are filed by receive day, so the days on either side of the window are read too
-    and contribute only rows inside it. Repeats across messages (re-pushes, the stale first
-    push after subscribing, two recorders) collapse in `union_liquidations`.
+    Repeats across messages (re-pushes, the stale first push after subscribing, two
+    recorders) collapse in `union_liquidations`.
     """
-    keep = window_ms(start, end)
     groups: list[list[dict]] = []
     rejects: list[dict] = []
     sources: list[SourcePayload] = []
-    for day in days_between(start - timedelta(days=1), end + timedelta(days=1)):
-        owned = start <= day < end
-        # A liquidation is at most a day away from the day its push was received.
-        expect = (day_start_ms(day) - DAY_MS, day_start_ms(day) + 2 * DAY_MS)
-        messages = iter_ws_messages(replay_root, VENUE, LIQUIDATION_STREAM, day)
-        for segment, group in itertools.groupby(messages, key=lambda m: m.source):
-            bounds = TimeBounds.of(keep, expect, owned=owned)
-            collector, per_message, payload = _read_segment(
-                replay_root, segment, list(group), bounds
-            )
-            groups.extend(per_message)
-            rejects.extend(collector.rejects)
-            if owned or collector.rows or collector.rejects:
-                sources.append(payload)
+    for segment in recorded_segments(replay_root, VENUE, LIQUIDATION_STREAM, start, end):
+        collector, per_message = _read_segment(segment)
+        groups.extend(per_message)
+        rejects.extend(collector.rejects)
+        if segment.owned or collector.rows or collector.rejects:
+            sources.append(segment.payload)
     table = pa.Table.from_pylist(union_liquidations(groups), schema=LIQUIDATIONS)
     log.info(
         "okx liquidations %s..%s: %d rows, %d rejects from %d segments",
@@ -725,28 +713,17 @@ def read_liquidations(replay_root: Path, start: date, end: date) -> ParseResult:
     return ParseResult(table, rejects, sources)
 
 
-def _read_segment(
-    replay_root: Path, segment: str, messages: list[WsMessage], bounds: TimeBounds
-) -> tuple[RowCollector, list[list[dict]], SourcePayload]:
-    """The collector of one segment, its rows grouped per message, and its lineage."""
-    path = Path(segment)
-    try:
-        source_uri = path.relative_to(replay_root).as_posix()
-    except ValueError:
-        source_uri = path.as_posix()
-    collector = _collector(LIQUIDATIONS, "liquidations", "trade_time", source_uri, bounds)
+def _read_segment(segment: RecordedSegment) -> tuple[RowCollector, list[list[dict]]]:
+    """The collector of one segment and its rows grouped per message."""
+    collector = _collector(
+        LIQUIDATIONS, "liquidations", "trade_time", segment.source_uri, segment.bounds
+    )
     per_message = []
-    for message in messages:
+    for message in segment.messages:
         first = len(collector.rows)
         _add_liquidation_message(collector, message.text, message.received_at_ms, INST_TYPE)
         per_message.append(collector.rows[first:])
-    last_received = max(m.received_at_ms for m in messages)
-    payload = SourcePayload(
-        uri=source_uri,
-        sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
-        fetched_at=datetime.fromtimestamp(last_received / 1000, tz=UTC).isoformat(),
-    )
-    return collector, per_message, payload
+    return collector, per_message
 
 
 # ------------------------------------------------------------------------------- paging
