@@ -46,3 +46,13 @@ MART_MODELS = (
     "open_interest_monthly",
     "prices_daily",
 )
+# The market-stress analytics built on them (schema `marts` too). A short or quiet window may
+# leave some of them empty (no cascade detected), so publishing requires them to exist only.
+ANALYTICS_MODELS = (
+    "asset_prices_daily",
+    "market_stress_daily",
+    "liquidation_cascades",
+    "contagion_daily",
+    "support_levels",
+    "treasury_holdings_daily",
+)

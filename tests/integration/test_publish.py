@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from include.cryptodw.assets import MART_MODELS
+from include.cryptodw.assets import ANALYTICS_MODELS, MART_MODELS
 from include.cryptodw.publish import PublishError, connect_published, publish
 
 READERS = 8
@@ -26,7 +26,7 @@ def _refresh_working_warehouse(path: Path, generation: int, rows: int = ROWS_PER
     path.parent.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(str(path)) as con:
         con.execute("create schema if not exists marts")
-        for name in MART_MODELS:
+        for name in (*MART_MODELS, *ANALYTICS_MODELS):
             con.execute(
                 f"create or replace table marts.{name} as "
                 f"select {generation} as generation, i from range({rows}) as t(i)"

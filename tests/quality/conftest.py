@@ -293,6 +293,141 @@ def prices_daily() -> list[dict]:
     return [{**row, **prices} for row in _daily_grain("price_date")]
 
 
+def asset_prices_daily() -> list[dict]:
+    return [
+        {
+            "price_date": pd.Timestamp(day),
+            "base_asset": asset,
+            "reference_exchange_id": "binance",
+            "open_usd": 100.0,
+            "high_usd": 110.0,
+            "low_usd": 90.0,
+            "close_usd": 105.0,
+            "change_pct": 2.0,
+            "venues_reporting": 1,
+        }
+        for day in WINDOW.days
+        for asset in ASSETS
+    ]
+
+
+def support_levels() -> list[dict]:
+    return [
+        {
+            "base_asset": "BTC",
+            "level_type": "round_number",
+            "level_usd": level,
+            "level_step_usd": 5_000.0,
+            "established_date": pd.Timestamp(WINDOW.start),
+            "first_broken_date": broken,
+            "is_broken": broken is not None,
+            "latest_price_date": pd.Timestamp(WINDOW.days[-1]),
+            "latest_close_usd": 72_000.0,
+            "latest_close_vs_level_pct": (72_000.0 / level - 1) * 100,
+            "is_next_below": level == 70_000.0,
+        }
+        for level, broken in ((75_000.0, pd.Timestamp(WINDOW.days[-1])), (70_000.0, None))
+    ]
+
+
+def contagion_daily() -> list[dict]:
+    return [
+        {
+            "price_date": pd.Timestamp(day),
+            "base_asset": "ETH",
+            "change_pct": -3.0,
+            "btc_change_pct": -2.0,
+            "paired_days_14d": 12,
+            "btc_correlation_14d": 0.8,
+            "btc_beta_14d": 1.3,
+            "btc_explained_share": 0.87,
+        }
+        for day in WINDOW.days
+    ]
+
+
+def liquidation_cascades() -> list[dict]:
+    start = _midnight(WINDOW.start) + timedelta(hours=14)
+    return [
+        {
+            "cascade_id": "BTC-20240130T1400",
+            "base_asset": "BTC",
+            "start_at": start,
+            "end_at": start + timedelta(minutes=15),
+            "start_date": pd.Timestamp(WINDOW.start),
+            "duration_minutes": 15,
+            "hot_bucket_count": 3,
+            "venues_involved": 1,
+            "liquidation_count": 120,
+            "long_liquidations_usd": 9_000_000.0,
+            "short_liquidations_usd": 100_000.0,
+            "dominant_side": "long",
+            "first_fill_price_usd": 43_000.0,
+            "last_fill_price_usd": 42_100.0,
+            "price_move_pct": -2.09,
+            "peak_liquidation_usd_per_minute": 1_000_000.0,
+            "baseline_bucket_usd": 50_000.0,
+        }
+    ]
+
+
+def treasury_holdings_daily() -> list[dict]:
+    holdings, cost, close = 10.0, 400_000.0, 42_000.0
+    return [
+        {
+            "holding_date": pd.Timestamp(day),
+            "holder_id": "strategy",
+            "holder_name": "Strategy",
+            "holdings_as_of_date": pd.Timestamp(WINDOW.start),
+            "btc_holdings": holdings,
+            "cost_basis_usd": cost,
+            "average_cost_usd_per_btc": cost / holdings,
+            "btc_close_usd": close,
+            "market_value_usd": holdings * close,
+            "unrealized_pnl_usd": holdings * close - cost,
+            "unrealized_pnl_pct": (holdings * close / cost - 1) * 100,
+            "is_inferred": False,
+            "source_reference": "8-K",
+        }
+        for day in WINDOW.days
+    ]
+
+
+def market_stress_daily() -> list[dict]:
+    liquidations = {
+        f"{scope}{side}_liquidations_{horizon}_usd": amount
+        for scope in ("btc_", "")
+        for side in ("long", "short")
+        for horizon, amount in (("24h", 1e6), ("7d", 5e6), ("30d", 2e7))
+    }
+    majors = {
+        f"{asset}_{measure}": value
+        for asset in ("btc", "eth", "bnb", "sol", "xrp")
+        for measure, value in (("close_usd", 100.0), ("change_pct", -2.0))
+    }
+    return [
+        {
+            "stress_date": pd.Timestamp(day),
+            **majors,
+            "assets_tracked": 5,
+            "assets_down": 5,
+            "breadth_label": "systemic",
+            **liquidations,
+            "liquidation_days_30d": 30,
+            "venues_reporting": 1,
+            "open_interest_usd": 2.5e10,
+            "open_interest_1d_change_pct": -4.4,
+            "open_interest_30d_change_pct": -34.0,
+            "is_deleveraging": True,
+            "btc_next_support_usd": 95.0,
+            "btc_next_support_distance_pct": -5.0,
+            "btc_broken_support_usd": 105.0,
+            "cascade_count": 1,
+        }
+        for day in WINDOW.days
+    ]
+
+
 GOOD_ROWS: dict[str, Callable[[], list[dict]]] = {
     "raw_binance__klines": raw_klines,
     "raw_binance__open_interest": raw_open_interest,
@@ -310,6 +445,12 @@ GOOD_ROWS: dict[str, Callable[[], list[dict]]] = {
     "open_interest_weekly": open_interest_weekly,
     "open_interest_monthly": open_interest_monthly,
     "prices_daily": prices_daily,
+    "asset_prices_daily": asset_prices_daily,
+    "support_levels": support_levels,
+    "contagion_daily": contagion_daily,
+    "liquidation_cascades": liquidation_cascades,
+    "treasury_holdings_daily": treasury_holdings_daily,
+    "market_stress_daily": market_stress_daily,
 }
 
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from include.cryptodw import assets
-from include.cryptodw.assets import MART_MODELS
+from include.cryptodw.assets import ANALYTICS_MODELS, MART_MODELS
 from include.cryptodw.quality import DataQualityError, validate_frame
 from include.cryptodw.quality.suites import MissingSuiteError, suite_names, suite_spec
 
@@ -122,6 +122,30 @@ def negative_min(rows: list[dict]) -> None:
     rows[0]["open_interest_coin_min"] = -1.0
 
 
+def high_below_close(rows: list[dict]) -> None:
+    rows[0]["high_usd"] = 102.0  # above the open (100), below the close (105)
+
+
+def two_next_levels(rows: list[dict]) -> None:
+    rows[0]["is_next_below"] = True
+
+
+def correlation_above_one(rows: list[dict]) -> None:
+    rows[0]["btc_correlation_14d"] = 1.2
+
+
+def cascade_ends_before_it_starts(rows: list[dict]) -> None:
+    rows[0]["end_at"] = rows[0]["start_at"] - timedelta(minutes=5)
+
+
+def pnl_not_value_minus_cost(rows: list[dict]) -> None:
+    rows[0]["unrealized_pnl_usd"] += 1_000.0
+
+
+def week_smaller_than_day(rows: list[dict]) -> None:
+    rows[0]["btc_long_liquidations_7d_usd"] = 1.0
+
+
 BROKEN = [
     Broken("raw_binance__klines", close_above_high, {(PAIR, "high_price, close_price")}, "1 of 10"),
     Broken(
@@ -207,6 +231,35 @@ BROKEN = [
     ),
     Broken("open_interest_monthly", negative_min, {(BETWEEN, "open_interest_coin_min")}, "1 of 4"),
     Broken("prices_daily", low_above_open, {(PAIR, "open_usd, low_usd")}, "1 of 6"),
+    Broken("asset_prices_daily", high_below_close, {(PAIR, "high_usd, close_usd")}, "1 of 6"),
+    Broken(
+        "support_levels",
+        two_next_levels,
+        {
+            (BETWEEN, "_dq_one_next_level_per_asset"),
+            (BETWEEN, "_dq_next_level_is_below_the_close"),
+        },
+        "of 2",
+    ),
+    Broken("contagion_daily", correlation_above_one, {(BETWEEN, "btc_correlation_14d")}, "1 of 3"),
+    Broken(
+        "liquidation_cascades",
+        cascade_ends_before_it_starts,
+        {(BETWEEN, "_dq_starts_before_it_ends")},
+        "1 of 1",
+    ),
+    Broken(
+        "treasury_holdings_daily",
+        pnl_not_value_minus_cost,
+        {(BETWEEN, "_dq_pnl_is_value_minus_cost")},
+        "1 of 3",
+    ),
+    Broken(
+        "market_stress_daily",
+        week_smaller_than_day,
+        {(BETWEEN, "_dq_liquidation_horizons_nest")},
+        "1 of 3",
+    ),
 ]
 
 
@@ -216,7 +269,7 @@ def _case_suite(name: str) -> str:
 
 
 def test_the_suites_cover_every_dataset_and_mart(monkeypatch):
-    assert set(suite_names("marts")) == set(MART_MODELS)
+    assert set(suite_names("marts")) == {*MART_MODELS, *ANALYTICS_MODELS}
     monkeypatch.setattr(assets, "VENUES", ("binance",))
     assert set(suite_names("raw")) == {
         "raw_binance__klines",

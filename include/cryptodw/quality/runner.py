@@ -368,7 +368,7 @@ def _read_relation(
 ) -> pd.DataFrame:
     """The relation as a DataFrame, limited to the window on its time column if one is given."""
     sql = f'select * from "{schema}"."{spec.name}"'
-    if window is None:
+    if window is None or spec.time_column is None:
         return con.execute(sql).df()
     column = f'"{spec.time_column}"'
     if spec.period == "day":

@@ -72,7 +72,7 @@ class SuiteSpec:
 
     name: str
     build: SuiteBuilder  # window -> suite; raw suites need the window, others use it if given
-    time_column: str  # the event time or date a warehouse read is windowed on
+    time_column: str | None  # the time a warehouse read is windowed on (None: read it whole)
     period: str = "day"  # "week" / "month": `time_column` holds the start date of the period
     key_columns: tuple[str, ...] = ()  # identify failing rows in error messages
     derived: Mapping[str, Derivation] = field(default_factory=dict)
@@ -1000,6 +1000,197 @@ _MART_SPECS = {
         _mart_spec("prices_daily", prices_daily_suite, "day"),
     )
 }
+
+# --------------------------------------------------------------------------- analytics marts
+
+ANALYTICS_MAJORS = ("btc", "eth", "bnb", "sol", "xrp")
+LIQUIDATION_HORIZONS = ("24h", "7d", "30d")
+
+
+def _violations(rule: Callable[[pd.DataFrame], pd.Series]) -> Derivation:
+    """1 where a row breaks `rule` (a row-wise boolean that must hold), else 0."""
+
+    def derive(df: pd.DataFrame) -> pd.Series:
+        holds = rule(df).astype("boolean").fillna(True)
+        return (~holds).astype("int64")
+
+    return derive
+
+
+def _zero(columns: Iterable[str]) -> list[Expectation]:
+    return [_between(column, 0, 0) for column in columns]
+
+
+def asset_prices_daily_suite(window: Window | None = None) -> ExpectationSuite:
+    """`asset_prices_daily`: one reference price per asset x UTC day."""
+    ohlc = ("open_usd", "high_usd", "low_usd", "close_usd")
+    return _suite(
+        "asset_prices_daily",
+        [
+            _unique(["price_date", "base_asset"]),
+            *_not_null([*ohlc, "venues_reporting"]),
+            *_positive(ohlc),
+            _between("venues_reporting", 1),
+            *_at_least([("high_usd", c) for c in ("open_usd", "low_usd", "close_usd")]),
+            *_at_least([("open_usd", "low_usd"), ("close_usd", "low_usd")]),
+            _between("change_pct", *CHANGE_PCT_WARN_BOUNDS, severity=WARNING),
+        ],
+    )
+
+
+def support_levels_suite(window: Window | None = None) -> ExpectationSuite:
+    """`support_levels`: price levels per asset with when each was first broken."""
+    return _suite(
+        "support_levels",
+        [
+            _unique(["base_asset", "level_type", "level_usd", "established_date"]),
+            _in_set("level_type", ("round_number", "swing_low")),
+            *_positive(["level_usd", "level_step_usd"]),
+            *_zero(f"_dq_{rule}" for rule in _SUPPORT_RULES),
+        ],
+    )
+
+
+_SUPPORT_RULES = {
+    "broken_flag_matches_date": lambda df: df["is_broken"] == df["first_broken_date"].notna(),
+    "one_next_level_per_asset": lambda df: (
+        df.groupby("base_asset")["is_next_below"].transform("sum") <= 1
+    ),
+    "next_level_is_below_the_close": lambda df: (
+        ~df["is_next_below"].astype(bool) | (df["level_usd"] < df["latest_close_usd"])
+    ),
+}
+
+
+def contagion_daily_suite(window: Window | None = None) -> ExpectationSuite:
+    """`contagion_daily`: each alt's co-movement with BTC per UTC day."""
+    return _suite(
+        "contagion_daily",
+        [
+            _unique(["price_date", "base_asset"]),
+            _between("btc_correlation_14d", -1.0, 1.0),
+            _between("btc_explained_share", 0.0, 1.0),
+            _between("paired_days_14d", 0, 14),
+            _gxe().ExpectColumnValuesToNotBeInSet(column="base_asset", value_set=["BTC"]),
+            _between("btc_beta_14d", -5.0, 5.0, severity=WARNING),
+        ],
+    )
+
+
+def liquidation_cascades_suite(window: Window | None = None) -> ExpectationSuite:
+    """`liquidation_cascades`: one row per detected cascade episode."""
+    return _suite(
+        "liquidation_cascades",
+        [
+            _unique(["cascade_id"]),
+            *_not_null(["cascade_id", "base_asset", "start_at", "end_at"]),
+            _in_set("dominant_side", ("long", "short")),
+            *_non_negative(["long_liquidations_usd", "short_liquidations_usd"]),
+            _between("venues_involved", 1),
+            *_zero(f"_dq_{rule}" for rule in _CASCADE_RULES),
+        ],
+    )
+
+
+_CASCADE_RULES = {
+    "starts_before_it_ends": lambda df: df["start_at"] < df["end_at"],
+    "peak_within_total": lambda df: (
+        5 * df["peak_liquidation_usd_per_minute"]
+        <= (df["long_liquidations_usd"] + df["short_liquidations_usd"]) * (1 + 1e-9)
+    ),
+}
+
+
+def treasury_holdings_daily_suite(window: Window | None = None) -> ExpectationSuite:
+    """`treasury_holdings_daily`: holder x UTC day, valued at the day's BTC close."""
+    return _suite(
+        "treasury_holdings_daily",
+        [
+            _unique(["holding_date", "holder_id"]),
+            *_positive(["btc_holdings", "cost_basis_usd", "btc_close_usd"]),
+            *_zero(f"_dq_{rule}" for rule in _TREASURY_RULES),
+        ],
+    )
+
+
+_TREASURY_RULES = {
+    "filing_not_after_the_day": lambda df: df["holdings_as_of_date"] <= df["holding_date"],
+    "pnl_is_value_minus_cost": lambda df: (
+        (
+            df["unrealized_pnl_usd"]
+            - (df["btc_holdings"] * df["btc_close_usd"] - df["cost_basis_usd"])
+        ).abs()
+        <= 1e-6 * df["market_value_usd"].abs()
+    ),
+}
+
+
+def market_stress_daily_suite(window: Window | None = None) -> ExpectationSuite:
+    """`market_stress_daily`: one row per UTC day of market-wide stress measures."""
+    liquidation_columns = [
+        f"{scope}{side}_liquidations_{horizon}_usd"
+        for scope in ("btc_", "")
+        for side in ("long", "short")
+        for horizon in LIQUIDATION_HORIZONS
+    ]
+    return _suite(
+        "market_stress_daily",
+        [
+            _unique(["stress_date"]),
+            _in_set("breadth_label", ("systemic", "localized", "calm")),
+            _between("assets_tracked", 0, len(ANALYTICS_MAJORS)),
+            *_non_negative([*liquidation_columns, "open_interest_usd", "cascade_count"]),
+            *_at_least([("assets_tracked", "assets_down")]),
+            *_zero(f"_dq_{rule}" for rule in _STRESS_RULES),
+            _between("open_interest_1d_change_pct", *CHANGE_PCT_WARN_BOUNDS, severity=WARNING),
+        ],
+    )
+
+
+def _horizons_nest(df: pd.DataFrame) -> pd.Series:
+    holds = pd.Series(True, index=df.index)
+    for scope in ("btc_", ""):
+        for side in ("long", "short"):
+            day, week, month = (
+                df[f"{scope}{side}_liquidations_{h}_usd"] for h in ("24h", "7d", "30d")
+            )
+            holds &= (day <= week * (1 + 1e-9)) & (week <= month * (1 + 1e-9))
+    return holds
+
+
+_STRESS_RULES = {
+    "liquidation_horizons_nest": _horizons_nest,
+    "deleveraging_needs_30d_history": lambda df: (
+        df["is_deleveraging"].isna() == df["open_interest_30d_change_pct"].isna()
+    ),
+}
+
+
+def _analytics_spec(
+    build: SuiteBuilder, time_column: str | None, keys: tuple[str, ...], rules: Mapping
+) -> SuiteSpec:
+    name = build.__name__.removesuffix("_suite")
+    derived = {f"_dq_{rule}": _violations(check) for rule, check in rules.items()}
+    return SuiteSpec(name, build, time_column, key_columns=keys, derived=derived)
+
+
+_MART_SPECS.update(
+    (spec.name, spec)
+    for spec in (
+        _analytics_spec(asset_prices_daily_suite, "price_date", ("price_date", "base_asset"), {}),
+        _analytics_spec(support_levels_suite, None, ("base_asset", "level_usd"), _SUPPORT_RULES),
+        _analytics_spec(contagion_daily_suite, "price_date", ("price_date", "base_asset"), {}),
+        _analytics_spec(liquidation_cascades_suite, "start_date", ("cascade_id",), _CASCADE_RULES),
+        _analytics_spec(
+            treasury_holdings_daily_suite,
+            "holding_date",
+            ("holding_date", "holder_id"),
+            _TREASURY_RULES,
+        ),
+        _analytics_spec(market_stress_daily_suite, "stress_date", ("stress_date",), _STRESS_RULES),
+    )
+)
+
 
 # --------------------------------------------------------------------------- lookup
 
