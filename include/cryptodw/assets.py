@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-VENUES = ("binance",)  # venues wired end to end (lake, suites, staging); see VENUE_DATASETS
+VENUES = ("binance", "bybit", "okx")  # venues wired end to end (lake, suites, staging)
 # Raw datasets per venue (the connectors in include/cryptodw/sources define their schemas).
 VENUE_DATASETS = {
     "binance": ("klines", "open_interest", "funding", "liquidations"),

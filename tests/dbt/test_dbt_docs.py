@@ -136,6 +136,7 @@ def test_every_source_column_is_typed_and_described(manifest):
         "open_interest",
         "funding",
         "liquidations",
+        "instruments",
         "manifests",
     }
     problems = [

@@ -183,6 +183,27 @@ def stg_klines() -> list[dict]:
     return _staged(raw_klines(), "open_time", renames)
 
 
+def stg_instruments(venue: str) -> list[dict]:
+    """One instruments snapshot of a venue, taken on the window's last day."""
+    return [
+        {
+            "exchange_id": venue,
+            "symbol": symbol,
+            "base_asset": symbol.removesuffix("USDT"),
+            "quote_asset": "USDT",
+            "contract_type": "perpetual",
+            "venue_instrument_id": symbol,
+            "contract_size_coin": 1.0,
+            "tick_size_quote": 0.1,
+            "lot_size_coin": 0.001,
+            "min_order_qty_coin": 0.001,
+            "snapshot_at": _midnight(WINDOW.days[-1]) + timedelta(hours=12),
+            "_partition_date": pd.Timestamp(WINDOW.days[-1]),
+        }
+        for symbol in SYMBOLS
+    ]
+
+
 def stg_manifests() -> list[dict]:
     """One manifest per landed kline file: symbol x 1d x window day."""
     return [
@@ -466,6 +487,8 @@ def _rows_of(suite_name: str) -> list[dict]:
     if suite_name in GOOD_ROWS:
         return GOOD_ROWS[suite_name]()
     venue, _, dataset = suite_name.removeprefix("stg_").partition("__")
+    if suite_name.startswith("stg_") and dataset == "instruments":
+        return stg_instruments(venue)
     binance = f"stg_binance__{dataset}"
     if not suite_name.startswith("stg_") or binance not in GOOD_ROWS:
         raise KeyError(f"no fixture rows for suite {suite_name}")

@@ -754,6 +754,19 @@ def stg_klines_suite(venue: str, window: Window | None = None) -> ExpectationSui
     )
 
 
+def stg_instruments_suite(venue: str, window: Window | None = None) -> ExpectationSuite:
+    """`stg_<venue>__instruments`: one row per instrument and snapshot, sizes in coin."""
+    sizes = ["contract_size_coin", "tick_size_quote", "lot_size_coin", "min_order_qty_coin"]
+    return _staging_suite(
+        "instruments",
+        venue,
+        columns=["venue_instrument_id", *sizes, "snapshot_at"],
+        required=["venue_instrument_id", "snapshot_at"],
+        unique=["venue_instrument_id", "snapshot_at"],
+        expectations=_positive(sizes),
+    )
+
+
 def stg_landing_manifests_suite(window: Window | None = None) -> ExpectationSuite:
     """`stg_landing__manifests`: one row per landed day file; says what was captured when."""
     gxe = _gxe()
@@ -783,6 +796,7 @@ _STAGING_SPECS: dict[str, tuple[Callable[..., ExpectationSuite], tuple[str, ...]
     "open_interest": (stg_open_interest_suite, ("symbol", "snapshot_at")),
     "funding": (stg_funding_suite, ("symbol", "funding_at")),
     "klines": (stg_klines_suite, ("symbol", "kline_interval", "candle_open_at")),
+    "instruments": (stg_instruments_suite, ("venue_instrument_id", "snapshot_at")),
 }
 
 

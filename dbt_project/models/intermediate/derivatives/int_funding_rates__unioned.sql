@@ -1,6 +1,8 @@
 {#- Union only (STYLE D4). -#}
 {%- set staged_funding = [
     ref('stg_binance__funding'),
+    ref('stg_bybit__funding'),
+    ref('stg_okx__funding'),
 ] -%}
 
 {%- set funding_columns = [

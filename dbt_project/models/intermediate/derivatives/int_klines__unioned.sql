@@ -1,6 +1,8 @@
 {#- Union only (STYLE D4). -#}
 {%- set staged_klines = [
     ref('stg_binance__klines'),
+    ref('stg_bybit__klines'),
+    ref('stg_okx__klines'),
 ] -%}
 
 {%- set kline_columns = [

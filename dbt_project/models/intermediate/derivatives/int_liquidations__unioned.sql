@@ -2,6 +2,8 @@
     is one line in `staged_liquidations`. USD conversion and instruments come later. -#}
 {%- set staged_liquidations = [
     ref('stg_binance__liquidations'),
+    ref('stg_bybit__liquidations'),
+    ref('stg_okx__liquidations'),
 ] -%}
 
 {%- set liquidation_columns = [
@@ -13,6 +15,7 @@
     'contract_type',
     'position_side',
     'order_status',
+    'price_basis',
     'liquidated_qty_coin',
     'avg_fill_price_quote',
     'liquidated_notional_quote',

@@ -1,7 +1,9 @@
-{#- Union only (STYLE D4). Every venue's open interest must be ONE-SIDED here (Binance's is;
-    a venue reporting both sides is halved in its staging model). -#}
+{#- Union only (STYLE D4). Every venue's open interest must be ONE-SIDED here (Binance's and
+    OKX's are; Bybit's two-sided figure is made one-sided in stg_bybit__open_interest). -#}
 {%- set staged_open_interest = [
     ref('stg_binance__open_interest'),
+    ref('stg_bybit__open_interest'),
+    ref('stg_okx__open_interest'),
 ] -%}
 
 {%- set open_interest_columns = [

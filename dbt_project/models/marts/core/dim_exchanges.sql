@@ -14,6 +14,7 @@ final as (
         market,
         has_sampled_liquidation_feed,
         open_interest_sidedness,
+        quantity_unit,
         liquidation_feed
 
     from exchanges

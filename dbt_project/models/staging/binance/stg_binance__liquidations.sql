@@ -31,6 +31,7 @@ renamed as (
         order_type,
         time_in_force,
         order_status,
+        'average_fill' as price_basis,
 
         ---------- numerics
         filled_qty as liquidated_qty_coin,

@@ -1,0 +1,352 @@
+"""Three venues through the warehouse: Binance, Bybit and OKX landed from one simulated market.
+
+The lake is what the landing path writes (`pipeline.land_window`): the offline exchange
+simulates the crash preset's last two days for two symbols, the real connectors fetch every
+slice, the raw suites gate them and the lake writer lands them. One dbt build (the whole
+project, tests included) makes the warehouse every test here reads.
+
+Every expected figure comes from the simulator's ground truth (`<data>/truth/...`), never from
+the warehouse's SQL: Bybit and OKX push every liquidation, so their daily USD equals the truth
+at the bankruptcy price they publish; Binance's sampled stream equals the truth of the orders
+it pushed, at their fill price.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from warehouse_scenarios import Rows, query
+
+from include.cryptodw.dbt_runner import run_dbt
+from include.cryptodw.offline import prepare_offline_exchange, truth_dir
+from include.cryptodw.pipeline import land_window
+from include.cryptodw.settings import Settings
+from include.cryptodw.sources import bybit, okx
+from include.cryptodw.windows import Window
+
+pytestmark = pytest.mark.slow
+
+WINDOW = Window(date(2026, 1, 30), date(2026, 2, 1))
+SYMBOLS = ("BTCUSDT", "ETHUSDT")
+VENUES = ("binance", "bybit", "okx")
+COMPLETE_FEEDS = ("bybit", "okx")
+REL = 1e-9
+# A day after the window: rows the simulation never produces are put here, read through the
+# staging views (which read the lake at query time), then removed.
+EXTRA_DAY = date(2026, 2, 3)
+
+
+# ------------------------------------------------------------------------- the warehouse
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The three-venue lake and the warehouse dbt built from it (one full build)."""
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("venues") / "data",
+        source_mode="simulated",
+        symbols=SYMBOLS,
+        venues=VENUES,
+    )
+    prepare_offline_exchange(settings, "crash", WINDOW)
+    land_window(settings, WINDOW)
+    run_dbt(settings, "build", None, WINDOW)
+    return settings
+
+
+def warehouse(settings: Settings, sql: str) -> Rows:
+    return query(settings.warehouse_path, sql)
+
+
+def truth(settings: Settings, table: str) -> list[dict]:
+    return pq.read_table(truth_dir(settings) / table).to_pylist()
+
+
+def utc_day(epoch_ms: int) -> date:
+    return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC).date()
+
+
+def epoch_ms(naive_utc: datetime) -> int:
+    return int(naive_utc.replace(tzinfo=UTC).timestamp() * 1000)
+
+
+def base_of(symbol: str) -> str:
+    return symbol.removesuffix("USDT")
+
+
+# ------------------------------------------------------------------------- expectations
+
+
+def truth_liquidations(settings: Settings) -> dict[tuple, dict[str, float]]:
+    """(venue, day, base, side) -> USD, coin and count of the liquidations the feed carries.
+
+    Bybit and OKX carry every liquidation, priced at the bankruptcy price; Binance only the
+    orders its stream pushed, at the average fill price.
+    """
+    totals: dict[tuple, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for row in truth(settings, "liquidations"):
+        if row["venue"] == "binance" and not row["pushed"]:
+            continue
+        usd = row["notional_usd"] if row["venue"] == "binance" else row["bankruptcy_notional_usd"]
+        side = row["position_side"].lower()
+        key = (row["venue"], utc_day(row["trade_time_ms"]), base_of(row["symbol"]), side)
+        totals[key]["usd"] += usd
+        totals[key]["coin"] += row["qty_base"]
+        totals[key]["count"] += 1
+    return totals
+
+
+def liquidations_daily(settings: Settings) -> dict[tuple, dict]:
+    rows = warehouse(settings, "select * from marts.liquidations_daily")
+    return {(r["exchange_id"], r["liquidation_date"], r["base_asset"]): r for r in rows}
+
+
+# ---------------------------------------------------------------------------------- tests
+
+
+def test_every_layer_carries_all_three_venues(settings):
+    for relation in (
+        "intermediate.int_klines__unioned",
+        "intermediate.int_open_interest__unioned",
+        "intermediate.int_funding_rates__unioned",
+        "intermediate.int_liquidations__unioned",
+        "core.fct_price_candles",
+        "core.fct_open_interest_snapshots",
+        "core.fct_funding_rates",
+        "core.fct_liquidations",
+        "core.dim_instruments",
+        "core.dim_exchanges",
+        "marts.liquidations_daily",
+        "marts.liquidations_weekly",
+        "marts.liquidations_monthly",
+        "marts.open_interest_daily",
+        "marts.open_interest_weekly",
+        "marts.open_interest_monthly",
+        "marts.prices_daily",
+    ):
+        rows = warehouse(settings, f"select distinct exchange_id from {relation} order by 1")
+        assert [r["exchange_id"] for r in rows] == list(VENUES), relation
+
+
+def test_complete_feeds_sum_to_the_truth_at_the_bankruptcy_price(settings):
+    expected, daily = truth_liquidations(settings), liquidations_daily(settings)
+    checked = 0
+    for (venue, day, base), row in daily.items():
+        if venue not in COMPLETE_FEEDS:
+            continue
+        for side in ("long", "short"):
+            want = expected.get((venue, day, base, side), {"usd": 0.0, "count": 0})
+            assert row[f"{side}_liquidations_usd"] == pytest.approx(want["usd"], rel=REL, abs=1e-6)
+            assert row[f"{side}_liquidation_count"] == want["count"]
+        assert row["is_sampled_feed"] is False
+        checked += 1
+    assert checked == len(COMPLETE_FEEDS) * len(WINDOW.days) * len(SYMBOLS)
+    # the crash day liquidated both sides on both complete venues
+    assert all(expected[v, WINDOW.start, "ETH", s]["count"] > 0 for v in COMPLETE_FEEDS
+               for s in ("long", "short"))  # fmt: skip
+
+
+def test_position_sides_follow_each_venues_semantics(settings):
+    """Per side, every venue's quantities and counts equal the truth's liquidated positions.
+
+    Binance's SELL orders, Bybit's `Buy` and OKX's `posSide` long all mean a long; OKX rows in
+    net mode (only the order's side) are among them on both sides.
+    """
+    expected = truth_liquidations(settings)
+    rows = warehouse(
+        settings,
+        "select exchange_id, liquidation_date, base_asset, position_side, "
+        "sum(liquidated_qty_coin) as coin, count(*) as n from core.fct_liquidations "
+        "group by 1, 2, 3, 4",
+    )
+    got = {(r["exchange_id"], r["liquidation_date"], r["base_asset"], r["position_side"]): r
+           for r in rows}  # fmt: skip
+    assert set(got) == set(expected)
+    for key, want in expected.items():
+        assert got[key]["n"] == want["count"], key
+        assert got[key]["coin"] == pytest.approx(want["coin"], rel=REL), key
+    net_sides = {row["position_side"] for row in truth(settings, "liquidations")
+                 if row["venue"] == "okx" and row["net_mode"]}  # fmt: skip
+    assert net_sides == {"LONG", "SHORT"}
+
+
+def test_binance_stays_a_lower_bound_and_the_venues_add_up_in_usd(settings):
+    """Binance's sampled stream misses forced orders; the three venues' USD add up per day and
+    asset to the truth of what each feed carries."""
+    daily, expected = liquidations_daily(settings), truth_liquidations(settings)
+    generated: dict[tuple, float] = defaultdict(float)  # every Binance forced order
+    for row in truth(settings, "liquidations"):
+        if row["venue"] == "binance":
+            generated[utc_day(row["trade_time_ms"]), base_of(row["symbol"])] += row["notional_usd"]
+    for day in WINDOW.days:
+        for base in map(base_of, SYMBOLS):
+            binance = daily["binance", day, base]
+            assert binance["is_sampled_feed"] is True
+            assert binance["total_liquidations_usd"] <= generated[day, base]
+            across = warehouse(
+                settings,
+                "select sum(total_liquidations_usd) as usd from marts.liquidations_daily "
+                f"where liquidation_date = '{day}' and base_asset = '{base}'",
+            )[0]["usd"]
+            carried = [v["usd"] for (_, d, b, _), v in expected.items() if (d, b) == (day, base)]
+            assert across == pytest.approx(sum(carried), rel=REL)
+    landed = sum(row["total_liquidations_usd"] for (venue, _, _), row in daily.items()
+                 if venue == "binance")  # fmt: skip
+    assert landed < sum(generated.values())
+
+
+def test_okx_contracts_become_coin_with_the_contract_value(settings):
+    """OKX `sz` is in contracts: coin = contracts x ctVal x ctMult of the landed instrument."""
+    instruments = pq.read_table(settings.raw_dir / "okx" / "instruments").to_pylist()
+    coin_per_contract = {r["inst_id"]: r["ct_val"] * r["ct_mult"] for r in instruments}
+    assert coin_per_contract["BTC-USDT-SWAP"] != 1.0
+    liquidations = pq.read_table(settings.raw_dir / "okx" / "liquidations").to_pylist()
+    expected: dict[str, float] = defaultdict(float)
+    for row in liquidations:
+        instrument = row["inst_id"] or f"{row['inst_family']}-SWAP"
+        expected[base_of(row["inst_family"].replace("-", ""))] += (
+            row["qty_contracts"] * coin_per_contract[instrument]
+        )
+    rows = warehouse(
+        settings,
+        "select base_asset, sum(liquidated_qty_coin) as coin from core.fct_liquidations "
+        "where exchange_id = 'okx' group by 1",
+    )
+    assert {r["base_asset"]: pytest.approx(r["coin"], rel=REL) for r in rows} == expected
+    dims = warehouse(
+        settings,
+        "select venue_instrument_id, contract_size_coin from core.dim_instruments "
+        "where exchange_id = 'okx'",
+    )
+    assert {r["venue_instrument_id"]: r["contract_size_coin"] for r in dims} == {
+        inst: pytest.approx(size, rel=REL) for inst, size in coin_per_contract.items()
+        if inst in ("BTC-USDT-SWAP", "ETH-USDT-SWAP")
+    }  # fmt: skip
+
+
+def test_open_interest_is_one_sided_on_every_venue(settings):
+    """Bybit reports both sides: the warehouse holds the one-sided truth, as for the others."""
+    expected = {
+        (r["venue"], r["symbol"], r["snapshot_ms"]): r for r in truth(settings, "open_interest")
+    }
+    rows = warehouse(
+        settings,
+        "select exchange_id, symbol, snapshot_at, open_interest_coin, open_interest_usd "
+        "from core.fct_open_interest_snapshots",
+    )
+    assert len(rows) == len(expected)
+    for row in rows:
+        want = expected[row["exchange_id"], row["symbol"], epoch_ms(row["snapshot_at"])]
+        assert row["open_interest_coin"] == pytest.approx(want["open_interest_base"], rel=REL)
+        # Bybit states no value: its USD is priced from its hourly candles (an estimate)
+        tolerance = 0.02 if row["exchange_id"] == "bybit" else REL
+        assert row["open_interest_usd"] == pytest.approx(want["open_interest_usd"], rel=tolerance)
+    # ... while the raw answers were two-sided (no `singleOpenInterest` before 2026-06)
+    for row in pq.read_table(settings.raw_dir / "bybit" / "open_interest").to_pylist():
+        one_side = expected["bybit", row["symbol"], epoch_ms(row["snapshot_at"])]
+        assert row["single_open_interest_base"] is None
+        assert row["open_interest_base"] == pytest.approx(2 * one_side["open_interest_base"])
+
+
+def test_daily_open_interest_closes_on_the_truth(settings):
+    """The close is the day's last one-sided snapshot, per venue and asset."""
+    last: dict[tuple, tuple[int, float]] = {}
+    for r in truth(settings, "open_interest"):
+        key = (r["venue"], utc_day(r["snapshot_ms"]), base_of(r["symbol"]))
+        last[key] = max(last.get(key, (-1, 0.0)), (r["snapshot_ms"], r["open_interest_base"]))
+    closes = {key: value for key, (_, value) in last.items()}
+    rows = warehouse(settings, "select * from marts.open_interest_daily")
+    assert len(rows) == len(closes)
+    for row in rows:
+        key = (row["exchange_id"], row["snapshot_date"], row["base_asset"])
+        assert row["open_interest_coin_close"] == pytest.approx(closes[key], rel=REL)
+
+
+def test_dimensions_know_every_venue(settings):
+    exchanges = warehouse(settings, "select * from core.dim_exchanges order by exchange_id")
+    assert [(r["exchange_id"], r["has_sampled_liquidation_feed"], r["quantity_unit"])
+            for r in exchanges] == [
+        ("binance", True, "coin"), ("bybit", False, "coin"), ("okx", False, "contracts"),
+    ]  # fmt: skip
+    instruments = warehouse(
+        settings,
+        "select exchange_id, symbol, venue_instrument_id, contract_size_coin "
+        "from core.dim_instruments where symbol = 'BTCUSDT' order by 1",
+    )
+    assert [(r["exchange_id"], r["venue_instrument_id"]) for r in instruments] == [
+        ("binance", None), ("bybit", "BTCUSDT"), ("okx", "BTC-USDT-SWAP"),
+    ]  # fmt: skip
+    assert [r["contract_size_coin"] for r in instruments[:2]] == [1.0, 1.0]
+
+
+@contextmanager
+def extra_raw_file(settings: Settings, venue: str, dataset: str, table: pa.Table) -> Iterator[None]:
+    """A raw day file on EXTRA_DAY for as long as the block runs."""
+    path = Path(settings.raw_dir, venue, dataset, f"dt={EXTRA_DAY}", "extra.parquet")
+    path.parent.mkdir(parents=True)
+    pq.write_table(table, path)
+    try:
+        yield
+    finally:
+        path.unlink()
+        path.parent.rmdir()
+
+
+def test_okx_rest_rows_without_instrument_and_inverse_swaps(settings):
+    """A REST row naming only the family is sized with `<family>-SWAP`; an inverse swap (sized
+    in USD, outside a USD-margined warehouse) is left out; `net` + buy is a short."""
+    at = datetime(2026, 2, 3, 12, 0)
+    row = {"inst_type": "SWAP", "side": "buy", "pos_side": "net", "qty_contracts": 3.0,
+           "bankruptcy_price": 90_000.0, "bankruptcy_loss": 0.0, "loss_ccy": "",
+           "trade_time": at, "received_at": None, "_source": "rest"}  # fmt: skip
+    rows = [
+        {**row, "inst_family": "BTC-USDT", "inst_id": None},
+        {**row, "inst_family": "BTC-USD", "inst_id": "BTC-USD-SWAP", "pos_side": "long"},
+    ]
+    table = pa.Table.from_pylist(rows, okx.LIQUIDATIONS)
+    with extra_raw_file(settings, "okx", "liquidations", table):
+        staged = warehouse(
+            settings,
+            "select symbol, position_side, liquidated_qty_coin, liquidated_notional_quote "
+            f"from staging.stg_okx__liquidations where _partition_date = '{EXTRA_DAY}'",
+        )
+    size = warehouse(
+        settings,
+        "select contract_size_coin from staging.stg_okx__instruments "
+        "where venue_instrument_id = 'BTC-USDT-SWAP'",
+    )[0]["contract_size_coin"]
+    assert staged == [
+        {
+            "symbol": "BTCUSDT",
+            "position_side": "short",
+            "liquidated_qty_coin": pytest.approx(3 * size),
+            "liquidated_notional_quote": pytest.approx(3 * size * 90_000.0),
+        }
+    ]
+
+
+def test_bybit_single_side_open_interest_is_used_when_sent(settings):
+    """Answers from 2026-06 carry `singleOpenInterest`: it is the one-sided figure. Without an
+    hourly candle in the two hours before the snapshot there is no price: no value."""
+    row = {
+        "symbol": "BTCUSDT",
+        "snapshot_at": datetime(2026, 2, 3, 12, 0),
+        "open_interest_base": 10.0,
+        "single_open_interest_base": 4.5,
+        "_source": "rest",
+    }
+    table = pa.Table.from_pylist([row], bybit.OPEN_INTEREST)
+    with extra_raw_file(settings, "bybit", "open_interest", table):
+        staged = warehouse(
+            settings,
+            "select open_interest_coin, open_interest_quote from staging.stg_bybit__open_interest "
+            f"where _partition_date = '{EXTRA_DAY}'",
+        )
+    assert staged == [{"open_interest_coin": 4.5, "open_interest_quote": None}]
