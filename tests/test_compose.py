@@ -34,7 +34,8 @@ def test_validates_against_the_compose_specification():
 
 
 def test_production_shape():
-    assert AIRFLOW_COMPONENTS | {"postgres", "redis", "airflow-init"} <= set(SERVICES)
+    assert AIRFLOW_COMPONENTS | {"postgres", "redis", "airflow-init", "collector"} <= set(SERVICES)
+    assert SERVICES["collector"]["command"][:3] == ["python", "-m", "include.cryptodw.collector"]
     worker = SERVICES["airflow-worker"]
     assert worker["environment"]["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
     assert "container_name" not in worker, "a fixed container name prevents --scale"
@@ -46,7 +47,7 @@ def test_dependencies_name_real_services(name):
         assert dependency in SERVICES, f"{name} depends on unknown service {dependency}"
 
 
-@pytest.mark.parametrize("name", sorted(AIRFLOW_COMPONENTS | {"postgres", "redis"}))
+@pytest.mark.parametrize("name", sorted(AIRFLOW_COMPONENTS | {"postgres", "redis", "collector"}))
 def test_long_running_services_have_healthchecks(name):
     assert SERVICES[name].get("healthcheck", {}).get("test"), f"{name} has no healthcheck"
 

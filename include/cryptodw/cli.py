@@ -4,6 +4,7 @@
   land      --start D --end D [--dataset X]                      land a window (progress bar)
   refresh   --start D --end D                                    dbt build + gates + publish
   backfill  --start D --end D [--chunk-days 7]                   land + refresh in chunks
+  collect   [--venues binance,bybit,okx] [--flush-interval 60]  record liquidation websockets
   sql       "select ..."                                         query the published snapshot
   docs      [--generate] [--serve]                               the dbt docs site (and serve it)
 
@@ -109,6 +110,12 @@ def cmd_docs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_collect(args: argparse.Namespace) -> int:
+    from include.cryptodw.collector.command import main as collect
+
+    return collect(args.collector_args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cryptodw", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -134,6 +141,11 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("query")
     sql.add_argument("--max-rows", type=int, default=50)
     sql.set_defaults(handler=cmd_sql)
+    collect = sub.add_parser(
+        "collect", help="record the venues' liquidation websockets until SIGTERM"
+    )
+    collect.add_argument("collector_args", nargs=argparse.REMAINDER, help="see collect --help")
+    collect.set_defaults(handler=cmd_collect)
     docs = sub.add_parser("docs", help="the dbt docs site (refreshes write it)")
     docs.add_argument("--generate", action="store_true", help="regenerate it now")
     docs.add_argument("--serve", action="store_true", help="serve it on 127.0.0.1:8081")

@@ -1,0 +1,8 @@
+"""Continuous liquidation capture from the venues' websockets, with its own coverage record.
+
+* `feeds`: per venue URL, subscription frames, keepalive and which frames are data;
+* `segments`: hourly segment files in the layout the connectors' `read_liquidations` read;
+* `coverage`: every interval the collector was not connected and subscribed, with a reason;
+* `runner`: the asyncio tasks (one per venue connection), flushing and shutdown;
+* `command`: ``python -m include.cryptodw.collector`` (runs until SIGTERM / SIGINT).
+"""
