@@ -240,9 +240,9 @@ def _metrics_row(record: Mapping[str, str] | RowError, symbol: str, source_uri: 
     return {
         "symbol": symbol,
         "snapshot_at": _datetime_ms(record, "create_time"),
-        "open_interest_base": number(record, "sum_open_interest", non_negative=True),
+        "open_interest_base": number(record, "sum_open_interest", positive=True),
         "open_interest_quote": number(
-            record, "sum_open_interest_value", non_negative=True, optional=True
+            record, "sum_open_interest_value", positive=True, optional=True
         ),
         "_source": source_uri,
     }
@@ -273,8 +273,8 @@ def _oi_hist_row(item: object, symbol: str, source_uri: str) -> dict:
     return {
         "symbol": symbol,
         "snapshot_at": timestamp_ms(record, "timestamp"),
-        "open_interest_base": number(record, "sumOpenInterest", non_negative=True),
-        "open_interest_quote": number(record, "sumOpenInterestValue", non_negative=True),
+        "open_interest_base": number(record, "sumOpenInterest", positive=True),
+        "open_interest_quote": number(record, "sumOpenInterestValue", positive=True),
         "_source": source_uri,
     }
 
@@ -381,15 +381,19 @@ def _force_order_row(event: object, received_at_ms: int | None, source_uri: str)
     order = record.get("o")
     if not isinstance(order, dict):
         raise RowError("missing order object 'o'")
+    original_qty = number(order, "q", positive=True)
+    filled_qty = number(order, "z", positive=True)
+    if filled_qty > original_qty:
+        raise RowError(f"filled quantity {filled_qty} exceeds the order quantity {original_qty}")
     return {
         "symbol": plain_symbol(text(order, "s")),
         "order_side": text(order, "S", choices=ORDER_SIDES),
         "order_type": text(order, "o"),
         "time_in_force": text(order, "f"),
         "order_status": text(order, "X"),
-        "original_qty": number(order, "q", positive=True),
+        "original_qty": original_qty,
         "last_filled_qty": number(order, "l", non_negative=True),
-        "filled_qty": number(order, "z", positive=True),
+        "filled_qty": filled_qty,
         "order_price": number(order, "p", positive=True),
         "avg_price": number(order, "ap", positive=True),
         "trade_time": timestamp_ms(order, "T"),
