@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import date
 
 import duckdb
@@ -40,3 +41,33 @@ def query_marts(settings: Settings, sql: str) -> list[tuple]:
 def read_raw(settings: Settings, dataset: str, venue: str = "binance") -> list[dict]:
     path = settings.raw_dir / venue / dataset
     return ds.dataset(path, format="parquet", partitioning="hive").to_table().to_pylist()
+
+
+def long_liquidations_usd_by_day(settings: Settings, base: str) -> dict:
+    """{day: USD of liquidated long positions of `base`} across venues, from the raw lake, by
+    this test's own reading of each venue's semantics: Binance's order side SELL closes a long
+    (filled qty x average price); Bybit's `S` = Buy is a long position (size x bankruptcy
+    price); OKX's `posSide` long, or in net mode an order side sell (contracts x ctVal x
+    bankruptcy price)."""
+    by_day: dict = defaultdict(float)
+    for row in read_raw(settings, "liquidations", "binance"):
+        if row["symbol"] == f"{base}USDT" and row["order_side"] == "SELL":
+            by_day[row["trade_time"].date()] += row["filled_qty"] * row["avg_price"]
+    if "bybit" in settings.venues:
+        for row in read_raw(settings, "liquidations", "bybit"):
+            if row["symbol"] == f"{base}USDT" and row["side"] == "Buy":
+                by_day[row["trade_time"].date()] += row["executed_qty"] * row["bankruptcy_price"]
+    if "okx" in settings.venues:
+        contract = {
+            row["inst_id"]: row["ct_val"] * (row["ct_mult"] or 1.0)
+            for row in read_raw(settings, "instruments", "okx")
+        }
+        for row in read_raw(settings, "liquidations", "okx"):
+            inst_id = row["inst_id"] or f"{row['inst_family']}-SWAP"
+            is_long = row["pos_side"] == "long" or (
+                row["pos_side"] == "net" and row["side"] == "sell"
+            )
+            if inst_id == f"{base}-USDT-SWAP" and is_long:
+                usd = row["qty_contracts"] * contract[inst_id] * row["bankruptcy_price"]
+                by_day[row["trade_time"].date()] += usd
+    return dict(by_day)

@@ -7,11 +7,10 @@ the raw Binance files.
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 from datetime import timedelta
 
 import pytest
-from offline_run import query_marts, read_raw
+from offline_run import long_liquidations_usd_by_day, query_marts, read_raw
 
 from include.cryptodw.settings import REPO_ROOT
 
@@ -47,15 +46,16 @@ def _daily_closes(warehouse) -> dict[tuple, float]:
 def test_recipe_1_last_closes_are_the_raw_daily_closes(warehouse):
     closes = _daily_closes(warehouse)
     last = max(day for day, _ in closes)
-    answer = {(base, close) for base, _, close, _ in query_marts(warehouse, recipes()[1][1])}
+    answer = {
+        (base, close)
+        for base, exchange, close, _ in query_marts(warehouse, recipes()[1][1])
+        if exchange == "binance"
+    }
     assert answer == {(base, close) for (day, base), close in closes.items() if day == last}
 
 
 def test_recipe_2_btc_long_liquidations_over_1_7_30_days(warehouse):
-    by_day: dict = defaultdict(float)
-    for row in read_raw(warehouse, "liquidations"):
-        if row["symbol"] == "BTCUSDT" and row["order_side"] == "SELL":  # a long was closed
-            by_day[row["trade_time"].date()] += row["filled_qty"] * row["avg_price"]
+    by_day = long_liquidations_usd_by_day(warehouse, "BTC")
     last = max(by_day)
 
     def since(days: int) -> float:

@@ -15,9 +15,9 @@ from datetime import date
 
 import duckdb
 import pytest
+from offline_run import dag_ids, run_window_through_airflow
 from offline_run import query_marts as _marts
 from offline_run import read_raw as _raw
-from offline_run import run_window_through_airflow
 
 pytestmark = pytest.mark.slow
 
@@ -29,13 +29,15 @@ def test_every_task_instance_ran_through_airflow(warehouse):
             "select dag_id, state, count(*) from task_instance group by 1, 2 order by 1, 2"
         ).fetchall()
     assert {(dag_id, state) for dag_id, state, _ in states} == {
-        ("ingest_binance", "success"),
-        ("transform_warehouse", "success"),
+        (dag_id, "success") for dag_id in dag_ids(warehouse)
     }
-    # ingest: 4 planning tasks + 2 symbols x (2 kline intervals + OI + funding) + 1 liquidation
-    # slice; transform: window, 2 builds, 2 gates, publish, docs
+    # ingest: a planning task per dataset + 2 symbols x (2 kline intervals + OI + funding)
+    # + 1 liquidation slice (+ 1 instruments snapshot on Bybit and OKX);
+    # transform: window, 2 builds, 2 gates, publish, docs
     assert dict((dag_id, n) for dag_id, _, n in states) == {
         "ingest_binance": 13,
+        "ingest_bybit": 15,
+        "ingest_okx": 15,
         "transform_warehouse": 7,
     }
 
@@ -104,7 +106,7 @@ def test_open_interest_close_is_the_last_snapshot_of_the_day(warehouse):
         for day, base, coin, usd in _marts(
             warehouse,
             "select snapshot_date, base_asset, open_interest_coin_close, open_interest_usd_close "
-            "from marts.open_interest_daily",
+            "from marts.open_interest_daily where exchange_id = 'binance'",
         )
     }
     assert set(actual) == set(last)
@@ -119,7 +121,9 @@ def test_prices_daily_change_matches_the_raw_daily_klines(warehouse):
         if row["interval"] == "1d"
     }
     for day, base, close, change in _marts(
-        warehouse, "select price_date, base_asset, close_usd, change_pct from marts.prices_daily"
+        warehouse,
+        "select price_date, base_asset, close_usd, change_pct from marts.prices_daily "
+        "where exchange_id = 'binance'",
     ):
         assert close == closes[(day, base)]
         previous = closes.get((date.fromordinal(day.toordinal() - 1), base))
