@@ -2,8 +2,8 @@
 
 1. simulate the `crash` preset and retain its payloads as an offline exchange;
 2. initialise Airflow's metadata DB under the data directory;
-3. run `ingest_binance` and then `transform_warehouse` through Airflow (`airflow dags test`
-   executes real task instances), each over the whole window in one run;
+3. run `ingest_<venue>` for each venue and then `transform_warehouse` through Airflow
+   (`airflow dags test` executes real task instances), each over the whole window in one run;
 4. print where the warehouse is, headline figures, and how to query it.
 
 Running it again rebuilds the same warehouse: every step replaces what it wrote.
@@ -11,6 +11,7 @@ Running it again rebuilds the same warehouse: every step replaces what it wrote.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from datetime import date
@@ -35,16 +36,16 @@ def headline_sql(name: str) -> str:
 
 
 def run_demo(settings: Settings, window: Window = DEMO_WINDOW, preset: str = DEMO_PRESET) -> None:
+    dag_ids = [*(f"ingest_{venue}" for venue in settings.venues), "transform_warehouse"]
     steps = [
         (
-            "simulate the offline exchange",
+            f"simulate the offline exchange ({', '.join(settings.venues)})",
             lambda: prepare_offline_exchange(settings, preset, window),
         ),
         ("initialise Airflow", lambda: init_airflow(settings)),
-        ("run ingest_binance through Airflow", lambda: _run(settings, "ingest_binance", window)),
-        (
-            "run transform_warehouse through Airflow",
-            lambda: _run(settings, "transform_warehouse", window),
+        *(
+            (f"run {dag_id} through Airflow", functools.partial(_run, settings, dag_id, window))
+            for dag_id in dag_ids
         ),
     ]
     for number, (title, step) in enumerate(steps, start=1):
@@ -65,12 +66,18 @@ def print_summary(settings: Settings) -> None:
         long_24h, long_7d, long_30d = con.execute(
             headline_sql("headline_btc_long_liquidations")
         ).fetchall()[0]
+        stress = con.execute(headline_sql("headline_market_stress")).fetchall()
     print()
     print(f"Warehouse (read-only snapshot): {settings.published_path}")
     print("Last day, close and UTC-day change:")
     for asset, close, change in prices:
         print(f"  {asset:<5} {close:>12,.2f} USD  {change:+6.2f} %")
-    print(f"BTC long liquidations: 24h {_usd(long_24h)}, 7d {_usd(long_7d)}, 30d {_usd(long_30d)}")
+    print(
+        f"BTC long liquidations (all venues): 24h {_usd(long_24h)}, 7d {_usd(long_7d)}, "
+        f"30d {_usd(long_30d)}"
+    )
+    for row in stress:
+        print_stress(*row)
     print(f"Model and column docs: {settings.dbt_docs_dir / 'index.html'} (serve: make dbt-docs)")
     print("SQL cookbook: docs/cookbook.md")
     print()
@@ -82,10 +89,41 @@ def print_summary(settings: Settings) -> None:
     )
 
 
+def print_stress(
+    day,
+    breadth,
+    down,
+    tracked,
+    oi_usd,
+    oi_1d,
+    oi_30d,
+    deleveraging,
+    broken,
+    next_support,
+    cascades,
+    venues,
+) -> None:
+    print(f"Market on {day}: {breadth} ({down} of {tracked} majors down), {venues} venues")
+    print(
+        f"Perpetual open interest {_usd(oi_usd)}: {_pct(oi_1d)} on the day, {_pct(oi_30d)} "
+        f"over 30 days; deleveraging regime: {'yes' if deleveraging else 'no'}"
+    )
+    print(
+        f"BTC support broken: {_usd(broken)}; next support: {_usd(next_support)}; "
+        f"liquidation cascades that day: {cascades}"
+    )
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:+.1f} %"
+
+
 def _usd(value: float | None) -> str:
     if value is None:
         return "n/a"
-    return f"${value / 1e9:.2f}B" if value >= 1e9 else f"${value / 1e6:.0f}M"
+    if value >= 1e9:
+        return f"${value / 1e9:.2f}B"
+    return f"${value / 1e6:.0f}M" if value >= 1e6 else f"${value:,.0f}"
 
 
 def main() -> None:
