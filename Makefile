@@ -9,7 +9,9 @@ export CRYPTODW_DATA_DIR ?= $(CURDIR)/data
 export PYTHONPATH := $(CURDIR)
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: help install demo test sql lint lock dbt-docs clean
+.PHONY: help install demo test sql lint lock dbt-docs bench clean
+
+SIZE ?= tiny
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -41,6 +43,9 @@ lock: $(BIN)/uv ## Re-resolve requirements.in into the pinned requirements.txt
 
 dbt-docs: install ## Serve the dbt docs site (written by every refresh) on http://127.0.0.1:8081
 	$(BIN)/python -m include.cryptodw.cli docs --serve
+
+bench: install ## Benchmark dbt vs a hand-written SQL floor and pandas: make bench SIZE=tiny|month|year|2y
+	$(BIN)/python -m bench.run --size $(SIZE)
 
 clean: ## Remove everything a run wrote (the data directory)
 	rm -rf $(CRYPTODW_DATA_DIR)

@@ -1,0 +1,75 @@
+"""One simulated raw lake per benchmark size, generated once and kept between runs.
+
+Generating a lake goes through the real path (simulator → connector → raw suite → lake
+writer), which takes minutes for the big sizes, so each size's lake is cached under
+`<data dir>/bench/<size>/` and reused while its recipe (`lake.json`) is unchanged. Delete that
+directory to regenerate it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from datetime import date
+from pathlib import Path
+
+from bench.sizes import Size
+from include.cryptodw.offline import prepare_offline_exchange
+from include.cryptodw.pipeline import land_window
+from include.cryptodw.settings import Settings
+from include.cryptodw.windows import Window
+
+log = logging.getLogger(__name__)
+
+PRESET = "crash"
+RECIPE_FILE = "lake.json"
+
+
+def lake_settings(data_dir: Path, size: Size) -> Settings:
+    """Settings of a size's lake: simulated Binance, the size's symbols."""
+    return Settings(
+        data_dir=data_dir, source_mode="simulated", symbols=size.symbol_list, venues=("binance",)
+    )
+
+
+def recipe(size: Size) -> dict:
+    return {
+        "preset": PRESET,
+        "symbols": list(size.symbol_list),
+        "window_start": size.lake_window.start.isoformat(),
+        "window_end": size.lake_window.end.isoformat(),
+    }
+
+
+def ensure_lake(cache_root: Path, size: Size) -> tuple[Settings, float | None]:
+    """The size's lake settings; generates the lake unless a matching one is cached.
+
+    Returns the settings and the seconds generation took (None when the cache was reused).
+    """
+    data_dir = cache_root / size.name
+    marker = data_dir / RECIPE_FILE
+    if marker.exists() and json.loads(marker.read_text()) == recipe(size):
+        return lake_settings(data_dir, size), None
+    shutil.rmtree(data_dir, ignore_errors=True)
+    data_dir.mkdir(parents=True)
+    settings = lake_settings(data_dir, size)
+    started = time.perf_counter()
+    prepare_offline_exchange(settings, PRESET, size.lake_window)
+    for chunk in calendar_months(size.lake_window):
+        log.info("landing %s .. %s", chunk.start, chunk.end)
+        land_window(settings, chunk)
+    marker.write_text(json.dumps(recipe(size), indent=2))
+    return settings, time.perf_counter() - started
+
+
+def calendar_months(window: Window) -> list[Window]:
+    """`window` cut at month starts: landing a month at a time bounds memory, and each piece
+    reads whole monthly archive files."""
+    pieces, start = [], window.start
+    while start < window.end:
+        next_month = date(start.year + start.month // 12, start.month % 12 + 1, 1)
+        pieces.append(Window(start, min(next_month, window.end)))
+        start = next_month
+    return pieces

@@ -1,0 +1,324 @@
+"""Benchmark the warehouse on simulated data and print one table: `python -m bench.run --size S`.
+
+Everything is measured side by side in one run, each step in its own child process (wall time
+and peak memory). Machines are shared and noisy: read the ratios, not the seconds.
+
+1. full rebuild: `dbt build` of the whole project vs the floor (bench/floor.sql, one DuckDB
+   script) and the peer (bench/pandas_peer.py); dbt's fixed start-up (`dbt parse`) apart.
+   The three must agree on the checked figures or the run fails.
+2. incremental refresh of one new day on a long history vs on one month of history.
+3. landing throughput: the real path (connector, raw suite, lake writer) vs pyarrow writing
+   the same rows.
+4. BI latency: the cookbook's queries on the published snapshot, alone and with 8 reader
+   processes while a refresh and a publish run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import multiprocessing
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench import steps
+from bench.lake import ensure_lake
+from bench.measure import Measured, in_child, percentile
+from bench.sizes import SIZES, Size
+from include.cryptodw.settings import REPO_ROOT, Settings, load_settings
+from include.cryptodw.windows import Window
+
+log = logging.getLogger("bench")
+
+COOKBOOK = REPO_ROOT / "docs" / "cookbook.md"
+READERS = 8
+RELATIVE_TOLERANCE = 1e-9
+
+
+class FiguresDisagree(AssertionError):
+    """dbt, the floor and pandas computed different marts: the comparison would be dishonest."""
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the table: what was measured, against what, and the target."""
+
+    step: str
+    ours: str
+    other: str
+    ratio: float | None
+    target: str
+    met: bool | None
+    peak_mb: str
+
+    def cells(self) -> list[str]:
+        ratio = "" if self.ratio is None else f"{self.ratio:.2f}"
+        met = {True: "yes", False: "NO", None: ""}[self.met]
+        return [self.step, self.ours, self.other, ratio, self.target, met, self.peak_mb]
+
+
+HEADER = ["step", "ours", "compared with", "ratio", "target", "met", "peak MB"]
+
+
+def seconds(measured: Measured | float) -> str:
+    value = measured.seconds if isinstance(measured, Measured) else measured
+    return f"{value:.2f} s"
+
+
+def megabytes(*measured: Measured) -> str:
+    return " / ".join(f"{m.peak_mb:.0f}" for m in measured)
+
+
+def full_rebuild(lake: Settings) -> tuple[list[Row], Settings]:
+    """Step 1. Returns its rows and the run directory of the built warehouse."""
+    full = steps.run_directory(lake, "full")
+    in_child(steps.dbt, full, "parse")  # writes the partial-parse cache a real run reuses
+    parse = in_child(steps.dbt, full, "parse")
+    build = in_child(steps.fresh_dbt_build, full)
+    floor_db = full.data_dir / "floor.duckdb"
+    floor = in_child(steps.floor, lake, floor_db)
+    peer = in_child(steps.pandas_peer, lake)
+    figures = {
+        "dbt": steps.database_figures(full.warehouse_path, "marts"),
+        "floor": steps.database_figures(floor_db, None),
+        "pandas": peer.value,
+    }
+    check_agreement(figures)
+    dbt_ratio = build.seconds / floor.seconds
+    peer_ratio = peer.seconds / build.seconds
+    rows = [
+        Row("dbt start-up (dbt parse)", seconds(parse), "", None, "", None, megabytes(parse)),
+        Row(
+            "full rebuild: dbt build vs floor SQL",
+            seconds(build),
+            seconds(floor),
+            dbt_ratio,
+            "dbt <= 2.0 x floor",
+            dbt_ratio <= 2.0,
+            megabytes(build, floor),
+        ),
+        Row(
+            "full rebuild: dbt build minus start-up vs floor",
+            seconds(build.seconds - parse.seconds),
+            seconds(floor),
+            (build.seconds - parse.seconds) / floor.seconds,
+            "",
+            None,
+            "",
+        ),
+        Row(
+            "full rebuild: pandas peer vs dbt build",
+            seconds(build),
+            seconds(peer),
+            peer_ratio,
+            "dbt >= 5 x faster",
+            peer_ratio >= 5.0,
+            megabytes(build, peer),
+        ),
+        Row(
+            "figures agree (dbt = floor = pandas)",
+            _figure_summary(figures["dbt"]),
+            "",
+            None,
+            f"rel. diff <= {RELATIVE_TOLERANCE:g}",
+            True,
+            "",
+        ),
+    ]
+    return rows, full
+
+
+def _figure_summary(figures: dict) -> str:
+    liq = figures["liquidations_daily"]
+    oi = figures["open_interest_daily"]
+    return (
+        f"{liq['liquidation_count']:.0f} liqs, ${liq['total_liquidations_usd']:,.0f}; "
+        f"{oi['snapshot_count']:.0f} OI snaps"
+    )
+
+
+def check_agreement(figures: dict[str, dict[str, dict[str, float]]]) -> None:
+    """Every checked figure of the floor and pandas equals dbt's (relative tolerance)."""
+    reference = figures["dbt"]
+    problems = [
+        f"{who} {mart}.{name} = {value!r}, dbt has {reference[mart][name]!r}"
+        for who in ("floor", "pandas")
+        for mart, values in figures[who].items()
+        for name, value in values.items()
+        if not math.isclose(value, reference[mart][name], rel_tol=RELATIVE_TOLERANCE, abs_tol=1e-6)
+    ]
+    if problems:
+        raise FiguresDisagree("marts differ:\n  " + "\n  ".join(problems))
+
+
+def incremental(lake: Settings, size: Size, full: Settings) -> list[Row]:
+    """Step 2: one new day on the whole history vs on the last month of it."""
+    if size.baseline_history == size.history:
+        baseline = full  # the history is a month or less: the same warehouse, measured twice
+    else:
+        baseline = steps.run_directory(lake, "baseline")
+        built = Window(size.baseline_history.start, size.new_day_window.end)
+        in_child(steps.fresh_dbt_build, baseline, built)
+    short = in_child(steps.dbt, baseline, "build", size.new_day_window)
+    long = in_child(steps.dbt, full, "build", size.new_day_window)
+    ratio = long.seconds / short.seconds
+    days = (size.history.end - size.history.start).days
+    base_days = (size.baseline_history.end - size.baseline_history.start).days
+    return [
+        Row(
+            f"incremental +1 day: {days} d vs {base_days} d history",
+            seconds(long),
+            seconds(short),
+            ratio,
+            "<= 1.2",
+            ratio <= 1.2,
+            megabytes(long, short),
+        ),
+    ]
+
+
+def landing(lake: Settings, size: Size) -> list[Row]:
+    """Step 3: the new day's slices through the real path vs pyarrow writing the same rows."""
+    run = steps.run_directory(lake, "landing")
+    landed_raw = run.data_dir / "landed"
+    shutil.rmtree(landed_raw, ignore_errors=True)
+    isolated = Settings(
+        data_dir=run.data_dir / "landing-dir",
+        source_mode=lake.source_mode,
+        symbols=lake.symbols,
+        venues=lake.venues,
+    )
+    shutil.rmtree(isolated.data_dir, ignore_errors=True)
+    isolated.data_dir.mkdir(parents=True)
+    for shared in ("replay", "truth"):
+        (isolated.data_dir / shared).symlink_to(lake.data_dir / shared, target_is_directory=True)
+    real = in_child(steps.land, isolated, size.new_day_window)
+    rows, real_seconds = real.value
+    peer = in_child(steps.pyarrow_write, isolated.raw_dir, landed_raw)
+    peer_rows, peer_seconds = peer.value
+    share = peer_seconds / real_seconds
+    return [
+        Row(
+            f"landing {rows} rows (1 day, {len(lake.symbols)} symbols)",
+            f"{rows / real_seconds:,.0f} rows/s",
+            f"{peer_rows / peer_seconds:,.0f} rows/s",
+            share,
+            ">= 0.50 of pyarrow",
+            share >= 0.5,
+            megabytes(real, peer),
+        ),
+    ]
+
+
+def bi_latency(size: Size, full: Settings, rounds: int) -> list[Row]:
+    """Step 4: cookbook latency on the published snapshot, alone and under load."""
+    from include.cryptodw.publish import publish
+
+    publish(full)
+    queries = steps.cookbook_queries(COOKBOOK)
+    alone = in_child(steps.query_latencies, full.published_path, queries, rounds)
+    loaded, reader_peak, refresh = _latencies_under_refresh(full, size, queries)
+    return [
+        _latency_row(
+            f"BI: {len(queries)} cookbook queries, alone", alone.value, f"{alone.peak_mb:.0f}"
+        ),
+        _latency_row(
+            f"BI: same, {READERS} readers during refresh+publish ({seconds(refresh)})",
+            loaded,
+            f"{reader_peak:.0f} / {refresh.peak_mb:.0f}",
+        ),
+    ]
+
+
+def _latency_row(step: str, latencies: list[float], peak: str) -> Row:
+    p50, p95 = percentile(latencies, 0.5), percentile(latencies, 0.95)
+    return Row(
+        step,
+        f"p95 {p95 * 1000:.1f} ms",
+        f"p50 {p50 * 1000:.1f} ms",
+        None,
+        "p95 <= 50 ms",
+        p95 <= 0.05,
+        peak,
+    )
+
+
+def _latencies_under_refresh(full: Settings, size: Size, queries: list[str]):
+    context = multiprocessing.get_context("spawn")
+    stop, results = context.Event(), context.Queue()
+    readers = [
+        context.Process(target=steps.reader, args=(full.published_path, queries, stop, results))
+        for _ in range(READERS)
+    ]
+    for process in readers:
+        process.start()
+    time.sleep(1.0)  # let every reader get going before the refresh starts
+    refresh = in_child(steps.refresh_and_publish, full, size.new_day_window)
+    stop.set()
+    outcomes = [results.get() for _ in readers]
+    for process in readers:
+        process.join()
+    latencies = [value for values, _ in outcomes for value in values]
+    return latencies, max(peak for _, peak in outcomes), refresh
+
+
+def format_table(rows: list[Row]) -> str:
+    cells = [HEADER, *(row.cells() for row in rows)]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(HEADER))]
+    lines = [
+        " | ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True))
+        for line in cells
+    ]
+    lines.insert(1, "-+-".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+def run(size: Size, cache_root: Path, bi_rounds: int = 20) -> list[Row]:
+    """Every step for one size; the lake is generated on first use and cached."""
+    lake, generated = ensure_lake(cache_root, size)
+    if generated is not None:
+        log.info("generated the %s lake in %.0f s", size.name, generated)
+    rebuild_rows, full = full_rebuild(lake)
+    return [
+        *rebuild_rows,
+        *incremental(lake, size, full),
+        *landing(lake, size),
+        *bi_latency(size, full, bi_rounds),
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", choices=sorted(SIZES), default="tiny")
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        help="where lakes are kept (default: <CRYPTODW_DATA_DIR>/bench)",
+    )
+    parser.add_argument(
+        "--bi-rounds",
+        type=int,
+        default=20,
+        help="times each cookbook query runs in the latency-alone step",
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    log.setLevel(logging.INFO)
+    cache_root = (args.cache_dir or load_settings().data_dir / "bench").resolve()
+    size = SIZES[args.size]
+    rows = run(size, cache_root, args.bi_rounds)
+    print(
+        f"size {size.name}: {size.symbols} symbols x {len(size.history.days)} days "
+        f"+ 1 new day, Binance"
+    )
+    print(format_table(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
