@@ -9,7 +9,7 @@ export CRYPTODW_DATA_DIR ?= $(CURDIR)/data
 export PYTHONPATH := $(CURDIR)
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: help install demo test sql lint lock dbt-docs bench clean
+.PHONY: help install demo test sql lint lock dbt-docs bench bench-smoke clean
 
 SIZE ?= tiny
 
@@ -46,6 +46,9 @@ dbt-docs: install ## Serve the dbt docs site (written by every refresh) on http:
 
 bench: install ## Benchmark dbt vs a hand-written SQL floor and pandas: make bench SIZE=tiny|month|year|2y
 	$(BIN)/python -m bench.run --size $(SIZE)
+
+bench-smoke: install ## The benchmark at tiny size as a test (kept out of `make test` for time)
+	$(BIN)/python -m pytest -m bench tests/bench
 
 clean: ## Remove everything a run wrote (the data directory)
 	rm -rf $(CRYPTODW_DATA_DIR)

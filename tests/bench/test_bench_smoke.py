@@ -10,7 +10,7 @@ import pytest
 from bench.run import RELATIVE_TOLERANCE, FiguresDisagree, check_agreement, format_table, run
 from bench.sizes import SIZES
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.bench]
 
 EXPECTED_STEPS = (
     "dbt start-up",

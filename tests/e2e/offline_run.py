@@ -22,8 +22,8 @@ def dag_ids(settings: Settings) -> list[str]:
     return [*(f"ingest_{venue}" for venue in settings.venues), "transform_warehouse"]
 
 
-def run_window_through_airflow(settings: Settings) -> None:
-    for dag_id in dag_ids(settings):
+def run_window_through_airflow(settings: Settings, dags: list[str] | None = None) -> None:
+    for dag_id in dags or dag_ids(settings):
         run_dag(settings, dag_id, WINDOW.end.isoformat(), WINDOW.as_dict())
 
 

@@ -148,5 +148,7 @@ def test_rerunning_the_window_gives_the_same_warehouse(warehouse):
             }
 
     before = fingerprint()
-    run_window_through_airflow(warehouse)
+    # one venue re-landed and the warehouse rebuilt (landing idempotency per venue is covered
+    # by the reliability suite; this keeps the suite's time down)
+    run_window_through_airflow(warehouse, ["ingest_binance", "transform_warehouse"])
     assert fingerprint() == before
