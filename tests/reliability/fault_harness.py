@@ -222,3 +222,35 @@ class Ledger:
             for i, o in enumerate(self.outcomes, start=1)
         ]
         return "\n".join(header + rows)
+
+
+# ------------------------------------------------------------- readers of the published file
+
+FACTS = (
+    "fct_liquidations",
+    "fct_open_interest_snapshots",
+    "fct_price_candles",
+    "fct_funding_rates",
+)
+
+
+def fact_rows(path) -> int:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return sum(con.execute(f"select count(*) from core.{f}").fetchone()[0] for f in FACTS)
+
+
+def read_until_stopped(path: str, expected: int, ready, stop, results) -> None:
+    """A reader process: count the facts' rows of whatever is published, a few times a second
+    (readers must not starve the refresh of the two cores). It lives here, not in a test
+    module, so a spawned child imports nothing but this harness."""
+    errors, reads = [], 0
+    ready.set()
+    while not stop.is_set():
+        try:
+            if fact_rows(path) != expected:
+                errors.append("a snapshot other than the clean one")
+            reads += 1
+        except Exception as exc:  # any error is a failure the test reports
+            errors.append(repr(exc))
+        stop.wait(0.2)
+    results.put((errors, reads))

@@ -16,7 +16,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 from conftest import DAY, copy_exchange
-from fault_harness import Outcome, raw_rows
+from fault_harness import FACTS, Outcome, fact_rows, raw_rows, read_until_stopped
 
 from include.cryptodw import refresh
 from include.cryptodw.assets import MART_MODELS
@@ -28,12 +28,6 @@ from include.cryptodw.quality.runner import DataQualityError
 pytestmark = pytest.mark.slow
 
 KIND = "warehouse"
-FACTS = (
-    "fct_liquidations",
-    "fct_open_interest_snapshots",
-    "fct_price_candles",
-    "fct_funding_rates",
-)
 DATASETS = ("klines", "open_interest", "funding", "liquidations")
 READERS = 2
 
@@ -46,11 +40,6 @@ def _fingerprint(path) -> dict[str, str]:
             ).hexdigest()
             for name in [*(f"marts.{m}" for m in MART_MODELS), *(f"core.{f}" for f in FACTS)]
         }
-
-
-def _fact_rows(path) -> int:
-    with duckdb.connect(str(path), read_only=True) as con:
-        return sum(con.execute(f"select count(*) from core.{f}").fetchone()[0] for f in FACTS)
 
 
 def _raw_rows(settings) -> int:
@@ -67,7 +56,7 @@ class Published:
         self.bytes = settings.published_path.read_bytes()
         self.fingerprint = _fingerprint(settings.published_path)
         self.rows_in = _raw_rows(settings)
-        self.rows_out = _fact_rows(settings.published_path)
+        self.rows_out = fact_rows(settings.published_path)
 
     def unchanged(self) -> bool:
         return self.settings.published_path.read_bytes() == self.bytes
@@ -116,7 +105,7 @@ def test_dbt_failing_mid_build_keeps_the_published_snapshot(published, ledger):
     ledger.record(
         Outcome(KIND, "raw row failing a dbt test (negative liquidated quantity)",
                 "DbtBuildError in the staging build; marts not built, published snapshot "
-                "unchanged", rows_in, _fact_rows(settings.published_path), 0)
+                "unchanged", rows_in, fact_rows(settings.published_path), 0)
     )  # fmt: skip
 
 
@@ -138,24 +127,8 @@ def test_a_failing_mart_gate_keeps_the_published_snapshot(published, ledger, mon
     ledger.record(
         Outcome(KIND, "Great Expectations gate failing at the marts",
                 "DataQualityError; not published, snapshot unchanged", published.rows_in,
-                _fact_rows(settings.published_path), 0)
+                fact_rows(settings.published_path), 0)
     )  # fmt: skip
-
-
-def _read_until_stopped(path: str, expected: int, ready, stop, results) -> None:
-    """Count the facts' rows of whatever is published, a few times a second (readers must
-    not starve the refresh of the two cores)."""
-    errors, reads = [], 0
-    ready.set()
-    while not stop.is_set():
-        try:
-            if _fact_rows(path) != expected:
-                errors.append("a snapshot other than the clean one")
-            reads += 1
-        except Exception as exc:  # any error is a failure the test reports
-            errors.append(repr(exc))
-        stop.wait(0.2)
-    results.put((errors, reads))
 
 
 def test_a_rerun_recovers_the_clean_snapshot_while_readers_query(published, ledger):
@@ -166,7 +139,7 @@ def test_a_rerun_recovers_the_clean_snapshot_while_readers_query(published, ledg
     for _ in range(READERS):
         ready = context.Event()
         args = (str(settings.published_path), published.rows_out, ready, stop, results)
-        reader = context.Process(target=_read_until_stopped, args=args)
+        reader = context.Process(target=read_until_stopped, args=args)
         reader.start()
         readers.append((reader, ready))
     try:
@@ -186,5 +159,5 @@ def test_a_rerun_recovers_the_clean_snapshot_while_readers_query(published, ledg
         Outcome(KIND, "readers querying during the re-run's refresh",
                 "every read saw a whole clean snapshot; the re-run publishes the clean result",
                 published.rows_in,
-                _fact_rows(settings.published_path), 0)
+                fact_rows(settings.published_path), 0)
     )  # fmt: skip
