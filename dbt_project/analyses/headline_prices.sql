@@ -1,23 +1,24 @@
--- Close and UTC-day change of every tracked asset on the last day in the warehouse.
+-- Close and UTC-day change of every tracked asset on the last day in the warehouse, one
+-- reference price per asset (the venue with the most volume that day).
 -- Plain SQL over the published marts: `make demo` prints it, analysts can paste it.
 with
 
 last_day as (
 
     select max(price_date) as price_date
-    from marts.prices_daily
+    from marts.asset_prices_daily
 
 ),
 
 prices as (
 
     select
-        prices_daily.base_asset,
-        prices_daily.close_usd,
-        prices_daily.change_pct
-    from marts.prices_daily
+        asset_prices_daily.base_asset,
+        asset_prices_daily.close_usd,
+        asset_prices_daily.change_pct
+    from marts.asset_prices_daily
     inner join last_day
-        on prices_daily.price_date = last_day.price_date
+        on asset_prices_daily.price_date = last_day.price_date
 
 )
 
