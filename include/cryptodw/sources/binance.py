@@ -47,7 +47,7 @@ from include.cryptodw.sources.common import (
     number,
     plain_symbol,
     raw_json,
-    recorded_segments,
+    read_recorded_stream,
     require_symbol,
     source_payload,
     text,
@@ -535,21 +535,9 @@ def fetch_funding(
 def read_liquidations(replay_root: Path, start: date, end: date) -> ParseResult:
     """Recorded `forceOrder` messages whose trade time lies in `[start, end)` (see
     `common.recorded_segments` for how segments around the window are read)."""
-    results = []
-    for segment in recorded_segments(replay_root, VENUE, FORCE_ORDER_STREAM, start, end):
-        result = _read_segment(segment)
-        if segment.owned or result.table.num_rows or result.rejects:
-            results.append(result)
-    result = ParseResult.concat(results, LIQUIDATIONS)
-    log.info(
-        "binance liquidations %s..%s: %d rows, %d rejects from %d segments",
-        start,
-        end,
-        result.table.num_rows,
-        len(result.rejects),
-        len(result.sources),
+    return read_recorded_stream(
+        replay_root, VENUE, FORCE_ORDER_STREAM, start, end, LIQUIDATIONS, _read_segment
     )
-    return result
 
 
 def _read_segment(segment: RecordedSegment) -> ParseResult:

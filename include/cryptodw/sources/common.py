@@ -13,6 +13,7 @@ import hashlib
 import io
 import itertools
 import json
+import logging
 import math
 import re
 import zipfile
@@ -37,6 +38,8 @@ _INTEGER = re.compile(r"[+-]?\d+")
 # non-Latin names), never '/', '.', '-' or anything else that could escape a path segment.
 _SYMBOL = re.compile(r"[^\W_]\w{0,63}")
 _HEADER_START = re.compile(r"[A-Za-z_]")
+
+log = logging.getLogger(__name__)
 
 
 class PayloadFormatError(TransportError):
@@ -492,3 +495,33 @@ def _relative_uri(root: Path, path: Path) -> str:
         return path.relative_to(root).as_posix()
     except ValueError:
         return path.as_posix()
+
+
+def read_recorded_stream(
+    replay_root: Path,
+    venue: str,
+    stream: str,
+    start: date,
+    end: date,
+    schema: pa.Schema,
+    read_segment: Callable[[RecordedSegment], ParseResult],
+) -> ParseResult:
+    """Every row of a recorded stream with its event time in `[start, end)`: `read_segment`
+    parses one segment; a segment outside the window counts only if it holds rows for it."""
+    results = []
+    for segment in recorded_segments(replay_root, venue, stream, start, end):
+        result = read_segment(segment)
+        if segment.owned or result.table.num_rows or result.rejects:
+            results.append(result)
+    result = ParseResult.concat(results, schema)
+    log.info(
+        "%s %s %s..%s: %d rows, %d rejects from %d segments",
+        venue,
+        stream,
+        start,
+        end,
+        result.table.num_rows,
+        len(result.rejects),
+        len(result.sources),
+    )
+    return result
