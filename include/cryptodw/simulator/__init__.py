@@ -9,6 +9,8 @@ liquidation websocket), and the ground truth per venue under the truth root.
 from __future__ import annotations
 
 import logging
+import resource
+import time
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -51,6 +53,8 @@ class SimulationReport:
     pushed: int  # of which the venues' websocket streams delivered
     liquidated_usd: float  # notional of all forced orders, every venue
     files_written: int
+    seconds: float  # wall-clock generation time
+    peak_memory_mb: float  # peak resident memory of the process so far (getrusage)
 
 
 def simulate(
@@ -70,6 +74,7 @@ def simulate(
     Deterministic in (preset, window, symbols, seed, venues): a rerun rewrites identical bytes;
     Binance's files from `venues=("binance",)` are those of the Binance-only simulator.
     """
+    started = time.perf_counter()
     specs = resolve_specs(symbols)
     model = MarketSimulation(get_preset(preset), start, end, specs, seed, venues)
     venues = tuple(model.contracts)
@@ -116,9 +121,16 @@ def simulate(
         pushed=totals.pushed,
         liquidated_usd=totals.liquidated_usd,
         files_written=files + (binance.files if binance is not None else 0),
+        seconds=time.perf_counter() - started,
+        peak_memory_mb=peak_memory_mb(),
     )
     log.info("simulation %s %s..%s done: %s", preset, start, end, report)
     return report
+
+
+def peak_memory_mb() -> float:
+    """Peak resident set size of this process, MiB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 @dataclass

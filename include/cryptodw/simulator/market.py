@@ -17,6 +17,13 @@ orders of heavy-tailed size, and their net notional pushes the price further the
 (partly transient, partly permanent; BTC's impact spills over to the others): a cascade when
 the book is dense below the price.
 
+Days and months. A slow volatility regime scales every shock of a day; news jumps (Poisson, fat
+tailed) move the BTC factor or one symbol's fair value at a random minute; a mean-reverting
+sentiment tilts the share of new positions that are long (more for high-beta symbols), and
+within a day new positions chase the day's move; opening slows as open interest outgrows the
+capital behind it, so it stays bounded over years. The presets set how much of each (`crash`
+none: its month is scripted by its phases).
+
 Funding. Every 8 hours the rate follows Binance's formula on a premium driven by the leveraged
 long/short imbalance and the price deviation. Funding paid or received moves every leveraged
 position's liquidation price (margin changes), which the book applies as a shift of its grid.
@@ -196,6 +203,51 @@ class MarketDay:
     venues: dict[str, VenueDay]  # in `presets.VENUES` order
 
 
+@dataclass(frozen=True)
+class MarketSummary:
+    """One day of the whole market (every venue together), per symbol in spec order, without
+    candles or payloads. Liquidated notional is bucket size x liquidation price."""
+
+    day: date
+    phase: str
+    specs: tuple[SymbolSpec, ...]
+    close: np.ndarray  # price at 24:00
+    open_interest_base: np.ndarray  # one-sided, at 24:00
+    long_liquidated_usd: np.ndarray
+    short_liquidated_usd: np.ndarray
+    funding_rates: np.ndarray  # (symbols, settlements of the day), decimal
+    liquidations: dict[str, Liquidations]  # per venue, when asked for (else empty)
+
+    @classmethod
+    def of(
+        cls,
+        day: date,
+        phase: str,
+        specs: tuple[SymbolSpec, ...],
+        paths: list[_DayPaths],
+        funding: list[FundingEvent],
+        liquidations: dict[str, Liquidations],
+    ) -> MarketSummary:
+        liquidated = np.zeros((len(specs), 2))
+        for s, path in enumerate(paths):
+            for long, prices, qty in zip(path.liq_long, path.liq_price, path.liq_qty, strict=True):
+                liquidated[s, 0 if long else 1] += float(np.dot(prices, qty))
+        rates: dict[str, list[float]] = {spec.symbol: [] for spec in specs}
+        for event in funding:
+            rates[event.symbol].append(event.rate_e8 / 1e8)
+        return cls(
+            day=day,
+            phase=phase,
+            specs=specs,
+            close=np.array([path.close[-1] for path in paths]),
+            open_interest_base=np.array([path.snapshots[-1, :3].sum() for path in paths]),
+            long_liquidated_usd=liquidated[:, 0],
+            short_liquidated_usd=liquidated[:, 1],
+            funding_rates=np.array([rates[spec.symbol] for spec in specs]),
+            liquidations=liquidations,
+        )
+
+
 class MarketModel(Protocol):
     """What the emitters need from a market model."""
 
@@ -241,6 +293,8 @@ class PositionBook:
         self.dust_usd = mech.dust_usd
         self._long_kernel = leverage_kernel(mech, spec.maint_margin, long=True)
         self._short_kernel = leverage_kernel(mech, spec.maint_margin, long=False)
+        # the kernels as contiguous weights (zeros between offsets): one slice add per side
+        self._dense = tuple(_dense(*kernel) for kernel in (self._long_kernel, self._short_kernel))
 
     @property
     def leveraged(self) -> float:
@@ -269,8 +323,13 @@ class PositionBook:
         ):
             if qty <= 0:
                 continue
-            index = (centre + offsets).clip(0, self.size - 1)
-            np.add.at(side, index, qty * weights)
+            first = centre + int(offsets[0])
+            dense = self._dense[side is self.shorts]
+            if 0 <= first and first + dense.size <= self.size:
+                side[first : first + dense.size] += qty * dense
+            else:  # at the grid's edge: positions beyond it pile up in its outer buckets
+                index = (centre + offsets).clip(0, self.size - 1)
+                np.add.at(side, index, qty * weights)
         self.long_total += long_qty
         self.short_total += short_qty
         if long_qty > 0:
@@ -347,6 +406,12 @@ class PositionBook:
 _EMPTY = np.zeros(0)
 
 
+def _dense(offsets: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    dense = np.zeros(int(offsets[-1] - offsets[0]) + 1)
+    dense[offsets - offsets[0]] = weights
+    return dense
+
+
 # ------------------------------------------------------------------------------- model
 
 
@@ -404,6 +469,8 @@ class MarketSimulation:
             for s in specs
         ]
         self._log_vol = 0.0
+        self._regime = 0.0  # slow log-volatility of the market (`Mechanics.regime_vol`)
+        self._sentiment = 0.0  # traders' long bias over the phase's (`Mechanics.sentiment_vol`)
         self._seed_books()
 
     # ------------------------------------------------------------------ set-up helpers
@@ -443,29 +510,54 @@ class MarketSimulation:
 
     def days(self) -> Iterator[MarketDay]:
         for index, phase in enumerate(self.schedule):
-            yield self._simulate_day(index, self.start + timedelta(days=index), phase)
+            day = self.start + timedelta(days=index)
+            rng, paths, funding = self._simulate_market(index, day, phase)
+            venues = {}
+            for k, venue in enumerate(VENUES):
+                if venue in self.contracts:
+                    venues[venue] = self._venue_day(
+                        rng, index, k, venue, paths, funding, day_start_ms(day)
+                    )
+            yield MarketDay(day, phase.name, self.specs, venues)
 
-    def _simulate_day(self, index: int, day: date, phase: Phase) -> MarketDay:
+    def summaries(self, leader_orders: bool = False) -> Iterator[MarketSummary]:
+        """The same market as `days()`, day by day, without the venues' candles and payloads
+        (what calibration needs, several times faster); with `leader_orders`, each venue's
+        forced orders of the leading symbol (BTC), the very orders `days()` gives."""
+        for index, phase in enumerate(self.schedule):
+            day = self.start + timedelta(days=index)
+            _, paths, funding = self._simulate_market(index, day, phase)
+            liquidations = {
+                venue: self._venue_liquidations(index, k, venue, paths[:1], day_start_ms(day))
+                for k, venue in enumerate(VENUES)
+                if leader_orders and venue in self.contracts
+            }
+            yield MarketSummary.of(day, phase.name, self.specs, paths, funding, liquidations)
+
+    def _simulate_market(
+        self, index: int, day: date, phase: Phase
+    ) -> tuple[np.random.Generator, list[_DayPaths], list[FundingEvent]]:
+        """Walk every symbol through the day: the market's paths, liquidated buckets and
+        funding, and the day's generator (the venues' expansion draws from it next)."""
         rng = np.random.default_rng([self.seed, index])
         day_ms = day_start_ms(day)
         shocks = self._shocks(rng, phase)
+        sentiment = self._multi_day(np.random.default_rng([self.seed, index, 0xDA7]), shocks)
         spill = np.zeros(MINUTES + 1)
         paths: list[_DayPaths] = []
         funding: list[FundingEvent] = []
         for s, spec in enumerate(self.specs):
             noise = rng.normal(0.0, 1.0, 3)
             jitter = rng.integers(1, 20, 3) * (rng.random(3) < 0.4)
+            # high-beta traders swing harder with the market's mood
+            long_share = min(max(phase.long_share + spec.beta * sentiment, 0.1), 0.9)
             path, events = self._run_symbol(
-                s, spec, phase, shocks, spill, day_ms, noise, jitter, leader=(s == 0)
+                s, spec, phase, long_share, shocks, spill, day_ms, noise, jitter, leader=(s == 0)
             )
             paths.append(path)
             funding += events
         funding.sort(key=lambda f: (f.funding_ms, f.symbol))
-        venues = {}
-        for k, venue in enumerate(VENUES):
-            if venue in self.contracts:
-                venues[venue] = self._venue_day(rng, index, k, venue, paths, funding, day_ms)
-        return MarketDay(day, phase.name, self.specs, venues)
+        return rng, paths, funding
 
     def _venue_day(
         self,
@@ -481,8 +573,7 @@ class MarketSimulation:
         simulated for Binance alone does); the others from their own."""
         contracts = self.contracts[venue]
         binance = venue == "binance"
-        liq_rng = np.random.default_rng([self.seed, index, 1] + ([] if binance else [k]))
-        liq = self._expand_liquidations(liq_rng, paths, day_ms, contracts, venue)
+        liq = self._venue_liquidations(index, k, venue, paths, day_ms)
         own = rng if binance else np.random.default_rng([self.seed, index, 2, k])
         bars, open_interest = {}, {}
         for s, (spec, contract) in enumerate(zip(self.specs, contracts, strict=True)):
@@ -495,6 +586,15 @@ class MarketSimulation:
         if not binance:
             funding = self._venue_funding(own, funding, contracts)
         return VenueDay(venue, contracts, bars, open_interest, funding, liq)
+
+    def _venue_liquidations(
+        self, index: int, k: int, venue: str, paths: list[_DayPaths], day_ms: int
+    ) -> Liquidations:
+        """A venue's forced orders of the day (their own generator: Binance's as when alone),
+        of the first `len(paths)` symbols (their orders do not depend on the later ones')."""
+        own = [] if venue == "binance" else [k]
+        rng = np.random.default_rng([self.seed, index, 1, *own])
+        return self._expand_liquidations(rng, paths, day_ms, self.contracts[venue], venue)
 
     def _venue_funding(
         self, rng: np.random.Generator, funding: list[FundingEvent], contracts: tuple[Contract, ...]
@@ -537,6 +637,31 @@ class MarketSimulation:
             "wick_low": np.abs(rng.normal(0.0, 1.0, (n, MINUTES))) * vol_mult,
         }
 
+    def _multi_day(self, rng: np.random.Generator, shocks: dict[str, np.ndarray]) -> float:
+        """Advance the slow states by a day (own generator: the day's other draws keep) and
+        apply them: the volatility regime scales every shock of the day, news jumps move fair
+        values at random minutes. Returns the day's sentiment (added to the long share)."""
+        mech = self.mech
+        regime_keep = math.exp(-math.log(2) / mech.regime_half_life_days)
+        self._regime = regime_keep * self._regime + rng.normal(0.0, mech.regime_vol)
+        regime_var = mech.regime_vol**2 / (1 - regime_keep**2)
+        shocks["vol_mult"] *= math.exp(self._regime - regime_var / 2)
+        sentiment_keep = math.exp(-math.log(2) / mech.sentiment_half_life_days)
+        self._sentiment = sentiment_keep * self._sentiment + rng.normal(0.0, mech.sentiment_vol)
+        n = len(self.specs)
+        shocks["jump"] = self._jumps(rng, mech.jump_rate, 1)[0]
+        shocks["own_jump"] = self._jumps(rng, mech.own_jump_rate, n)
+        return self._sentiment
+
+    def _jumps(self, rng: np.random.Generator, rate: float, rows: int) -> np.ndarray:
+        """Per-minute log jumps of `rows` series: Poisson many a day, symmetric fat-tailed sizes."""
+        jumps = np.zeros((rows, MINUTES))
+        for row in range(rows):
+            count = int(rng.poisson(rate))
+            minutes = rng.integers(0, MINUTES, count)
+            np.add.at(jumps[row], minutes, self.mech.jump_size * self._t(rng, count))
+        return jumps
+
     def _t(self, rng: np.random.Generator, size) -> np.ndarray:
         """Student-t shocks with unit variance (fat tails), clipped at 12 sd."""
         dof = self.mech.tail_dof
@@ -549,6 +674,7 @@ class MarketSimulation:
         s: int,
         spec: SymbolSpec,
         phase: Phase,
+        long_share: float,
         shocks: dict[str, np.ndarray],
         spill: np.ndarray,
         day_ms: int,
@@ -563,7 +689,9 @@ class MarketSimulation:
         dev_vol = mech.deviation_vol * math.sqrt(phase.vol / mech.calm_vol)
         fair_steps = (
             spec.beta * (phase.drift / MINUTES + phase.vol / root * shocks["factor"])
-            + 0.5 * spec.idio_vol / root * shocks["own"][s] * shocks["vol_mult"]
+            + 0.5 * mech.idio_scale * spec.idio_vol / root * shocks["own"][s] * shocks["vol_mult"]
+            + spec.beta * shocks["jump"]
+            + shocks["own_jump"][s]
         ).tolist()
         dev_steps = (
             spec.beta * dev_vol / root * shocks["factor_dev"]
@@ -639,7 +767,9 @@ class MarketSimulation:
             opens[m], highs[m], lows[m], closes[m] = prev, high, low, close
             prev = close
             if m % REBALANCE_MINUTES == REBALANCE_MINUTES - 1:
-                self._rebalance(book, spec, phase, close, abs_ewma / calm_abs)
+                chasing = mech.momentum * math.log(close / state.close)  # the day's move so far
+                share = min(max(long_share + chasing, 0.05), 0.95)
+                self._rebalance(book, spec, phase, share, close, abs_ewma / calm_abs)
                 long_trigger, short_trigger = book.long_trigger(), book.short_trigger()
 
         snapshots[SNAPSHOTS_PER_DAY] = (book.passive, book.long_total, book.short_total, prev)
@@ -671,7 +801,8 @@ class MarketSimulation:
         mech = self.mech
         imbalance = (book.long_total - book.short_total) / max(book.leveraged, 1e-12)
         premium = (
-            mech.funding_imbalance * imbalance
+            mech.funding_basis
+            + mech.funding_imbalance * imbalance
             + mech.funding_deviation * deviation
             + mech.funding_noise * noise
         )
@@ -680,17 +811,25 @@ class MarketSimulation:
         return int(round(rate * 1e8))
 
     def _rebalance(
-        self, book: PositionBook, spec: SymbolSpec, phase: Phase, price: float, vol_ratio: float
+        self,
+        book: PositionBook,
+        spec: SymbolSpec,
+        phase: Phase,
+        long_share: float,
+        price: float,
+        vol_ratio: float,
     ) -> None:
-        """Traders open in calm markets and close under stress (every 15 minutes)."""
+        """Traders open in calm markets and close under stress (every 15 minutes); opening
+        slows as open interest outgrows the capital behind it (`Mechanics.oi_reversion`)."""
         dt = REBALANCE_MINUTES / MINUTES
         open_mult = min(max(1.3 - 0.3 * vol_ratio, 0.15), 1.3)
         close_rate = phase.close_rate * (1 + self.mech.stress_close * max(vol_ratio - 1, 0.0))
-        opened = phase.open_rate * open_mult
+        crowding = spec.open_interest_base * spec.start_price / (book.open_interest * price)
+        opened = phase.open_rate * open_mult * crowding**self.mech.oi_reversion
         book.close_share(close_rate * dt)
         book.passive *= 1 + (opened - close_rate) * dt
         new = opened * spec.leveraged_share * book.open_interest * dt
-        book.open(price, new * phase.long_share, new * (1 - phase.long_share))
+        book.open(price, new * long_share, new * (1 - long_share))
 
     # -------------------------------------------------------------- forced orders
 
@@ -706,7 +845,10 @@ class MarketSimulation:
         units, prices at its basis, times)."""
         mech = self.mech
         parts = []
-        for s, (spec, path, contract) in enumerate(zip(self.specs, paths, contracts, strict=True)):
+        n = len(paths)  # the first n symbols (calibration expands only the leader's)
+        for s, (spec, path, contract) in enumerate(
+            zip(self.specs[:n], paths, contracts[:n], strict=True)
+        ):
             if not path.liq_qty:
                 continue
             counts = [q.size for q in path.liq_qty]
@@ -784,7 +926,7 @@ class MarketSimulation:
         columns = [c[order_by] for c in columns]
         symbol, trade = columns[0].astype(np.int64), columns[1].astype(np.int64)
         pushed = (
-            _latest_per_second(symbol, trade)
+            latest_per_second(symbol, trade)
             if venue == "binance"
             else np.ones(trade.size, dtype=bool)
         )
@@ -935,7 +1077,7 @@ class MarketSimulation:
         )
 
 
-def _latest_per_second(symbol: np.ndarray, trade_ms: np.ndarray) -> np.ndarray:
+def latest_per_second(symbol: np.ndarray, trade_ms: np.ndarray) -> np.ndarray:
     """Binance's stream sampling: only the latest order per symbol and 1000 ms is pushed.
 
     Input is sorted by (trade time, symbol, generation order); ties keep the later row.

@@ -2,8 +2,10 @@
 
 Every number that shapes an outcome is here, named, so tuning a preset never touches the model.
 A preset is a sequence of phases (exogenous drift and volatility of the BTC factor, and how
-traders open and close leveraged positions); everything else (liquidations, open interest,
-funding, cascades) follows from the mechanics in `market.py`.
+traders open and close leveraged positions) and the mechanics it runs on; everything else
+(liquidations, open interest, funding, cascades) follows from them in `market.py`. `calm` and
+`multiyear` run on `CALIBRATED` (docs/calibration.md compares them with real data); `crash`
+keeps the mechanics its month was tuned with.
 """
 
 from __future__ import annotations
@@ -74,6 +76,8 @@ KNOWN_SPECS: dict[str, SymbolSpec] = {
             0.004,
             30_000.0,
             19_975_000.0,
+            # Coinalyze's USDT-margined BTC open interest, 2023-09 .. 2024-09
+            (("binance", 0.45), ("bybit", 0.36), ("okx", 0.19)),
         ),
         SymbolSpec(
             "ETHUSDT",
@@ -115,7 +119,7 @@ KNOWN_SPECS: dict[str, SymbolSpec] = {
             0,
             125.0,
             1.85,
-            0.012,
+            0.02,  # its quiet days move ~2.4x BTC's, more than beta alone (calibration)
             9_000_000.0,
             0.40,
             23_000_000.0,
@@ -195,7 +199,11 @@ class Phase:
 
 @dataclass(frozen=True)
 class Mechanics:
-    """How prices, positions, liquidations and funding interact (shared by the presets)."""
+    """How prices, positions, liquidations and funding interact.
+
+    The defaults are those the `crash` month was tuned with (its outcomes are the seed
+    report's); `CALIBRATED` is what the other presets use.
+    """
 
     deviation_vol: float = 0.022  # daily vol of the transient deviation from fair value
     deviation_half_life_h: float = 4.0  # how fast the deviation mean-reverts
@@ -213,9 +221,21 @@ class Mechanics:
     funding_imbalance: float = 0.0009  # premium per unit of leveraged long/short imbalance
     funding_deviation: float = 0.01  # premium per unit of log deviation from fair value
     funding_noise: float = 0.00012
+    funding_basis: float = 0.0  # premium with balanced positioning (perpetual vs index)
     funding_cap: float = 0.003
     dust_usd: float = 20.0  # bucket remnants below this close without a forced order
     order_delay_ms: float = 350.0  # mean delay between a trigger and each forced order
+    idio_scale: float = 1.0  # scales each symbol's own lasting moves (`SymbolSpec.idio_vol`)
+    # Multi-day dynamics. Neutral by default: `crash` scripts its month with phases instead.
+    regime_vol: float = 0.0  # daily shocks to a slow log-volatility of the whole market
+    regime_half_life_days: float = 20.0
+    jump_rate: float = 0.0  # news: jumps of the BTC factor per day (Poisson)
+    own_jump_rate: float = 0.0  # jumps of each symbol's own component per day
+    jump_size: float = 0.04  # sd of a jump's log size (Student-t, `tail_dof`)
+    sentiment_vol: float = 0.0  # daily shocks to traders' long bias (share of new longs)
+    sentiment_half_life_days: float = 10.0
+    oi_reversion: float = 0.0  # opening slows as open interest (USDT) grows past its start
+    momentum: float = 0.0  # new positions chase the day's move: long share + this x log move
 
 
 @dataclass(frozen=True)
@@ -223,14 +243,21 @@ class Preset:
     name: str
     phases: tuple[Phase, ...]
     mechanics: Mechanics = field(default_factory=Mechanics)
+    cycle: bool = False  # the phases (each of fixed length) repeat over the window
 
     def schedule(self, n_days: int) -> list[Phase]:
         """The phase of each day of an `n_days` window.
 
-        Phases after the open-ended one are anchored to the end of the window (a crash ends
-        the window whatever its length), phases before it to the start; a window shorter
-        than the anchored tail keeps only the tail's last days.
+        A cycling preset repeats its phases from the window's start. Otherwise phases after
+        the open-ended one are anchored to the end of the window (a crash ends the window
+        whatever its length), phases before it to the start; a window shorter than the
+        anchored tail keeps only the tail's last days.
         """
+        if self.cycle:
+            if any(p.days is None for p in self.phases):
+                raise ValueError(f"preset {self.name!r} cycles: every phase needs its length")
+            cycle = [p for p in self.phases for _ in range(p.days or 0)]
+            return [cycle[i % len(cycle)] for i in range(n_days)]
         open_ended = [i for i, p in enumerate(self.phases) if p.days is None]
         if len(open_ended) != 1:
             raise ValueError(f"preset {self.name!r} needs exactly one open-ended phase")
@@ -249,20 +276,43 @@ class Preset:
         return days + tail_days
 
 
+# The mechanics calibrated against real data (docs/calibration.md): leverage from 1.5x to
+# 125x around a median of 4x, traders chasing the day's move, funding that follows their
+# positioning, and the multi-day dynamics (volatility regimes, news, sentiment, capacity).
+CALIBRATED = Mechanics(
+    vol_of_vol=0.3,
+    leverage_median=4.0,
+    leverage_dispersion=1.7,
+    funding_imbalance=0.002,
+    funding_deviation=0.004,
+    funding_noise=0.0003,
+    funding_basis=-0.00025,
+    idio_scale=3.5,
+    regime_vol=0.08,
+    jump_rate=0.04,
+    own_jump_rate=0.08,
+    jump_size=0.06,
+    sentiment_vol=0.05,
+    oi_reversion=1.0,
+    momentum=8.0,
+)
+
 PRESETS: dict[str, Preset] = {
+    # No drift: whatever the market does over a window comes from its shocks and its traders.
     "calm": Preset(
         "calm",
         (
             Phase(
                 "calm",
                 None,
-                drift=0.0005,
-                vol=0.014,
+                drift=0.0,
+                vol=0.013,
                 open_rate=0.07,
                 close_rate=0.07,
                 long_share=0.55,
             ),
         ),
+        CALIBRATED,
     ),
     "crash": Preset(
         "crash",
@@ -309,6 +359,36 @@ PRESETS: dict[str, Preset] = {
         ),
     ),
 }
+
+
+# Years of market cycles for benchmarks and long backfills: calm stretches, a leveraged rally,
+# its unwinding and a sell-off, then a recovery (217 days a cycle, hardly any net drift over one).
+PRESETS["multiyear"] = Preset(
+    "multiyear",
+    (
+        Phase("calm", 120, drift=0.0, vol=0.013, open_rate=0.07, close_rate=0.07, long_share=0.55),
+        Phase(
+            "rally", 45, drift=0.004, vol=0.018, open_rate=0.09, close_rate=0.07, long_share=0.62
+        ),
+        Phase(
+            "deleveraging",
+            20,
+            drift=-0.006,
+            vol=0.02,
+            open_rate=0.06,
+            close_rate=0.1,
+            long_share=0.55,
+        ),
+        Phase(
+            "sell-off", 2, drift=-0.02, vol=0.035, open_rate=0.05, close_rate=0.12, long_share=0.5
+        ),
+        Phase(
+            "recovery", 30, drift=0.0, vol=0.016, open_rate=0.07, close_rate=0.08, long_share=0.5
+        ),
+    ),
+    CALIBRATED,
+    cycle=True,
+)
 
 
 def get_preset(name: str) -> Preset:

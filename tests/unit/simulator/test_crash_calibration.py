@@ -1,6 +1,7 @@
 """The `crash` preset reproduces the sell-off the seed report describes (seed 7, five majors).
 
-The reference figures are the report's (../shared/seed/market-selloff-report.txt), market-wide
+The reference figures are the report's (../shared/seed/market-selloff-report.txt, kept in
+`simulator.calibration`, whose report lists them too), market-wide
 totals: liquidations and open interest are summed across the three simulated venues. The model
 is tuned to land near them, never told them. Tolerances are loose: the preset is a plausible
 market, not a replay of one. The model runs without publishing (no files): only its truth counts.
@@ -12,26 +13,13 @@ from datetime import date
 
 import pytest
 
+from include.cryptodw.simulator import calibration as seed_report
 from include.cryptodw.simulator.market import MarketSimulation
 from include.cryptodw.simulator.presets import VENUES, get_preset, resolve_specs
 from include.cryptodw.simulator.truth import daily_truth
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "BNBUSDT", "SOLUSDT", "XRPUSDT")
 START, END = date(2026, 1, 1), date(2026, 2, 6)  # the last day, 2026-02-05, is the sell-off
-TOLERANCE = 0.25
-
-# Seed report: last-day close-to-close changes (%), BTC longs liquidated, total open interest.
-REPORTED_DAY_CHANGE_PCT = {
-    "BTCUSDT": -1.88,
-    "ETHUSDT": -2.97,
-    "BNBUSDT": -1.17,
-    "SOLUSDT": -3.88,
-    "XRPUSDT": -2.34,
-}
-REPORTED_BTC_CLOSE = 67_460.0
-REPORTED_BTC_LONGS_LIQUIDATED_USD = {"1d": 237e6, "7d": 2.16e9}
-REPORTED_BTC_LONGS_LIQUIDATED_30D_FLOOR_USD = 4.4e9
-REPORTED_OPEN_INTEREST_CHANGE_PCT = {"1d": -4.4, "30d": -34.0}
 
 
 @pytest.fixture(scope="module")
@@ -60,24 +48,24 @@ def _across_venues(rows: list[dict], symbol: str) -> dict:
 
 
 def _near(value: float, reference: float) -> bool:
-    return abs(value - reference) <= TOLERANCE * abs(reference)
+    return abs(value - reference) <= seed_report.SELL_OFF_TOLERANCE * abs(reference)
 
 
 def test_sell_off_day_prices(daily):
     last, previous = daily[-1], daily[-2]
-    assert _near(last["BTCUSDT"]["close"], REPORTED_BTC_CLOSE)
-    for symbol, reported in REPORTED_DAY_CHANGE_PCT.items():
+    assert _near(last["BTCUSDT"]["close"], seed_report.SELL_OFF_BTC_CLOSE)
+    for symbol, reported in seed_report.SELL_OFF_DAY_CHANGE_PCT.items():
         change = 100 * (last[symbol]["close"] / previous[symbol]["close"] - 1)
         assert _near(change, reported), (symbol, change)
 
 
 def test_btc_long_liquidations(daily):
     longs = [day["BTCUSDT"]["long_liquidated_usd"] for day in daily]
-    assert _near(longs[-1], REPORTED_BTC_LONGS_LIQUIDATED_USD["1d"])
-    assert _near(sum(longs[-7:]), REPORTED_BTC_LONGS_LIQUIDATED_USD["7d"])
+    assert _near(longs[-1], seed_report.SELL_OFF_BTC_LONGS_LIQUIDATED_USD["1d"])
+    assert _near(sum(longs[-7:]), seed_report.SELL_OFF_BTC_LONGS_LIQUIDATED_USD["7d"])
     month = sum(longs[-30:])
-    floor = REPORTED_BTC_LONGS_LIQUIDATED_30D_FLOOR_USD
-    assert floor <= month <= (1 + TOLERANCE) * floor
+    floor = seed_report.SELL_OFF_BTC_LONGS_LIQUIDATED_30D_FLOOR_USD
+    assert floor <= month <= (1 + seed_report.SELL_OFF_TOLERANCE) * floor
     # Leverage clears over weeks: no single day dominates, and the first day is no artefact.
     assert max(longs) < 0.25 * month
     assert longs[0] < 0.1 * longs[-1]
@@ -98,8 +86,8 @@ def test_open_interest_unwinds(daily):
     total = [sum(row["close_open_interest_usd"] for row in day.values()) for day in daily]
     day_change = 100 * (total[-1] / total[-2] - 1)
     month_change = 100 * (total[-1] / total[-31] - 1)
-    assert _near(day_change, REPORTED_OPEN_INTEREST_CHANGE_PCT["1d"])
-    assert _near(month_change, REPORTED_OPEN_INTEREST_CHANGE_PCT["30d"])
+    assert _near(day_change, seed_report.SELL_OFF_OPEN_INTEREST_CHANGE_PCT["1d"])
+    assert _near(month_change, seed_report.SELL_OFF_OPEN_INTEREST_CHANGE_PCT["30d"])
 
 
 def test_btc_breaks_75k_then_70k_in_the_last_weeks(daily):
