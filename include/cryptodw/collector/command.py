@@ -9,6 +9,7 @@ from pathlib import Path
 
 from include.cryptodw.collector.feeds import FEED_VENUES, build_feeds
 from include.cryptodw.collector.runner import CollectorConfig, run_collector
+from include.cryptodw.redaction import install_log_redaction
 from include.cryptodw.settings import load_settings
 
 
@@ -51,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    install_log_redaction()
     args = build_parser().parse_args(argv)
     settings = load_settings()
     venues = [v.strip().lower() for v in args.venues.split(",") if v.strip()]

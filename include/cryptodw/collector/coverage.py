@@ -12,7 +12,11 @@ A gap is written twice: when it opens (``gap_end`` null) and when it closes, und
 ``gap_start``. Read them as one gap per (venue, stream, gap_start), taking the closing line when
 there is one; a gap with no closing line is still open (or the collector is down).
 
-`reason` is one of `GAP_REASONS`. Across restarts a small state file
+`reason` is one of `GAP_REASONS`. `read_coverage_gaps` turns the lines into raw rows of the
+`collector_coverage_gaps` dataset (one per gap and UTC day), which the ingest DAGs land per
+venue beside the liquidations, so the marts can tell an hour without capture from a quiet one.
+
+Across restarts a small state file
 (``_coverage/state.json``, rewritten atomically) carries what the next process must know:
 
 * the previous process stopped during a gap (shutdown, connect errors): the new process closes
@@ -24,14 +28,31 @@ there is one; a gap with no closing line is still open (or the collector is down
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
 import socket
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import pyarrow as pa
+
+from include.cryptodw.assets import COLLECTOR_COVERAGE_GAPS
+from include.cryptodw.lake.writer import SourcePayload
+from include.cryptodw.schemas import COVERAGE_GAPS
+from include.cryptodw.sources.common import (
+    DAY_MS,
+    ParseResult,
+    RowError,
+    integer,
+    reject_row,
+    text,
+    timestamp_ms,
+    window_ms,
+)
 from include.cryptodw.transport import atomic_write_bytes
 
 log = logging.getLogger(__name__)
@@ -198,11 +219,149 @@ def _iso(ms: int) -> str:
 
 def read_gaps(root: Path, venue: str) -> list[dict]:
     """One dict per gap of `venue` (all streams): the closing line if written, else the opening."""
+    lines = (
+        json.loads(text_)
+        for path in sorted(coverage_dir(root, venue).glob("*.jsonl"))
+        for text_ in path.read_text(encoding="utf-8").splitlines()
+    )
+    return _one_line_per_gap(lines)
+
+
+def _one_line_per_gap(lines: Iterable[dict]) -> list[dict]:
+    """Collapse the opening and closing lines of each (stream, gap_start), sorted by them."""
     gaps: dict[tuple[str, int], dict] = {}
-    for path in sorted(coverage_dir(root, venue).glob("*.jsonl")):
-        for text in path.read_text(encoding="utf-8").splitlines():
-            line = json.loads(text)
-            key = (line["stream"], line["gap_start"])
-            if key not in gaps or line["gap_end"] is not None:
-                gaps[key] = line
+    for line in lines:
+        key = (line["stream"], line["gap_start"])
+        if key not in gaps or line["gap_end"] is not None:
+            gaps[key] = line
     return sorted(gaps.values(), key=lambda line: (line["stream"], line["gap_start"]))
+
+
+# ------------------------------------------------------------------------ landing the gaps
+
+
+def read_coverage_gaps(replay_root: Path, venue: str, start: date, end: date) -> ParseResult:
+    """The gaps of `venue` inside the UTC-day window `[start, end)`: one row per gap and day.
+
+    Every coverage file is read (a gap opened on one day may close days later), one gap per
+    (stream, gap_start) as in `read_gaps`. A gap still open runs to the window's end: nothing
+    was captured since it opened. The first gap of a stream, when a collector opened it on its
+    very first start (`process_start`: nothing known before), reaches back before that start
+    too, since nothing was captured before the collector ever ran. Each gap is cut to the
+    window and at UTC midnights, so every row lies inside one day partition. A line that cannot
+    be read is quarantined by the window holding its file's day.
+    """
+    keep = window_ms(start, end)
+    lines: list[dict] = []
+    rejects: list[dict] = []
+    sources: list[SourcePayload] = []
+    for path in sorted(coverage_dir(replay_root, venue).glob("*.jsonl")):
+        uri = _relative_uri(replay_root, path)
+        payload = path.read_bytes()
+        read, bad = _coverage_lines(payload.decode("utf-8", errors="replace"), venue, uri)
+        if _file_day_in(path, start, end):
+            rejects += [
+                reject_row(venue, COLLECTOR_COVERAGE_GAPS, reason, raw, uri) for reason, raw in bad
+            ]
+        if read:
+            lines += read
+            last = max(line["recorded_at"] for line in read)
+            sources.append(SourcePayload(uri, hashlib.sha256(payload).hexdigest(), _iso(last)))
+    gaps = _one_line_per_gap(lines)
+    first_gap: dict[str, dict] = {}
+    for gap in gaps:
+        first_gap.setdefault(gap["stream"], gap)
+    rows = []
+    for gap in gaps:
+        from_ms = gap["gap_start"]
+        if first_gap[gap["stream"]] is gap and gap["reason"] == "process_start":
+            from_ms = keep[0]
+        until_ms = keep[1] if gap["gap_end"] is None else gap["gap_end"]
+        rows += [_gap_row(gap, lo, hi) for lo, hi in _daily_pieces(from_ms, until_ms, keep)]
+    used = {row["_source"] for row in rows}
+    table = pa.Table.from_pylist(rows, schema=COVERAGE_GAPS)
+    log.info("%s coverage gaps %s..%s: %d rows", venue, start, end, len(rows))
+    return ParseResult(table, rejects, [source for source in sources if source.uri in used])
+
+
+def _coverage_lines(content: str, venue: str, uri: str) -> tuple[list[dict], list[tuple[str, str]]]:
+    """The readable lines of a coverage file (each with its `_source`), and (reason, raw) of
+    the others (e.g. a line torn by a crash in mid-write)."""
+    read, bad = [], []
+    for raw in content.splitlines():
+        if not raw.strip():
+            continue
+        try:
+            line = _gap_line(raw, venue)
+        except RowError as exc:
+            bad.append((str(exc), raw))
+            continue
+        read.append({**line, "_source": uri})
+    return read, bad
+
+
+def _gap_line(raw: str, venue: str) -> dict:
+    try:
+        record = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise RowError(f"not a JSON line: {exc}") from None
+    if not isinstance(record, dict):
+        raise RowError("not a JSON object")
+    text(record, "venue", choices=frozenset({venue}))
+    line = {
+        "stream": text(record, "stream"),
+        "gap_start": timestamp_ms(record, "gap_start"),
+        "gap_end": None if record.get("gap_end") is None else timestamp_ms(record, "gap_end"),
+        "reason": text(record, "reason", choices=frozenset(GAP_REASONS)),
+        "detail": text(record, "detail", optional=True),
+        "collector": text(record, "collector"),
+        "recorded_at": integer(record, "recorded_at", non_negative=True),
+    }
+    if line["gap_end"] is not None and line["gap_end"] < line["gap_start"]:
+        raise RowError(f"gap_end {line['gap_end']} is before gap_start {line['gap_start']}")
+    return line
+
+
+def _daily_pieces(from_ms: int, until_ms: int, keep: tuple[int, int]) -> list[tuple[int, int]]:
+    """[from, until) cut to the window `keep` and at UTC midnights; empty pieces dropped."""
+    lo, hi = max(from_ms, keep[0]), min(until_ms, keep[1])
+    pieces = []
+    while lo < hi:
+        midnight = lo - lo % DAY_MS + DAY_MS
+        pieces.append((lo, min(hi, midnight)))
+        lo = midnight
+    return pieces
+
+
+def _gap_row(gap: dict, from_ms: int, until_ms: int) -> dict:
+    return {
+        "stream": gap["stream"],
+        "gap_start": _naive_utc(gap["gap_start"]),
+        "gap_end": None if gap["gap_end"] is None else _naive_utc(gap["gap_end"]),
+        "uncovered_from": _naive_utc(from_ms),
+        "uncovered_until": _naive_utc(until_ms),
+        "reason": gap["reason"],
+        "detail": gap["detail"],
+        "collector": gap["collector"],
+        "recorded_at": _naive_utc(gap["recorded_at"]),
+        "_source": gap["_source"],
+    }
+
+
+def _naive_utc(ms: int) -> datetime:
+    """Epoch milliseconds as the lake stores time: a naive UTC datetime, exact to the ms."""
+    return datetime(1970, 1, 1) + timedelta(milliseconds=ms)
+
+
+def _file_day_in(path: Path, start: date, end: date) -> bool:
+    try:
+        return start <= date.fromisoformat(path.stem) < end
+    except ValueError:
+        return False
+
+
+def _relative_uri(root: Path, path: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return path.as_posix()

@@ -2,9 +2,12 @@
 liquidations as raw tables (EXCHANGES.md §1.3).
 
 REST (`https://www.okx.com`), every body an envelope `{"code", "msg", "data"}`; `code != "0"`
-raises `ExchangeAPIError` with OKX's `msg`. The history endpoints answer newest first and are
-walked backwards from the window's end with an "older than" cursor (`after`, or `end` for the
-rubik statistics), bounded below by the window's start (`before` / `begin`):
+raises `ExchangeAPIError` with OKX's `msg`, except code 50011 ("Too Many Requests", with HTTP
+429 or 200): that is a rate limit, retried with backoff by the live transport
+(`rate_limit_reason`) and raised as the retryable `RateLimitedError` wherever a body is read.
+The history endpoints answer newest first and are walked backwards from the window's end with
+an "older than" cursor (`after`, or `end` for the rubik statistics), bounded below by the
+window's start (`before` / `begin`):
 
 * `/api/v5/market/history-candles`: `[ts, o, h, l, c, vol, volCcy, volCcyQuote, confirm]`;
   `vol` is in CONTRACTS, `volCcy` base coin, `volCcyQuote` quote. Daily bars must be `1Dutc`
@@ -70,6 +73,7 @@ from include.cryptodw.sources.common import (
 )
 from include.cryptodw.transport import (
     Response,
+    RetryableHTTPError,
     Transport,
     TransportError,
 )
@@ -203,6 +207,9 @@ RAW_DATASETS: dict[str, tuple[pa.Schema, str]] = {
     "liquidations": (LIQUIDATIONS, "trade_time"),
 }
 
+# Envelope codes that mean "slow down": 50011 Too Many Requests (EXCHANGES.md, rate limits).
+RATE_LIMIT_CODES = frozenset({"50011"})
+
 # What makes two liquidation rows the same liquidation, whichever feed they came from.
 LIQUIDATION_KEY = (
     "inst_family",
@@ -224,13 +231,42 @@ def require_inst_id(value: str) -> str:
 # ------------------------------------------------------------------------------ envelope
 
 
+class RateLimitedError(ExchangeAPIError, RetryableHTTPError):
+    """OKX's rate-limit code (50011): an exchange error that is worth another try later."""
+
+    def __init__(self, code: object, msg: str, source_uri: str) -> None:
+        super().__init__(VENUE, code, msg, source_uri)  # retry_after stays None: no header
+
+
+def _error(code: object, msg: str, source_uri: str) -> ExchangeAPIError:
+    if str(code) in RATE_LIMIT_CODES:
+        return RateLimitedError(code, msg, source_uri)
+    return ExchangeAPIError(VENUE, code, msg, source_uri)
+
+
+def rate_limit_reason(payload: bytes) -> str | None:
+    """'OKX 50011 (Too Many Requests)' for a body carrying a rate-limit code, else None.
+
+    The live transport retries such an answer with backoff whatever its HTTP status
+    (`HttpTransport.retry_on_body`), so a rate-limit body is never retained or parsed.
+    """
+    try:
+        body = json.loads(payload)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    if isinstance(body, dict) and str(body.get("code")) in RATE_LIMIT_CODES:
+        return f"OKX {body['code']} ({body.get('msg', '')})"
+    return None
+
+
 def data_of(payload: bytes, source_uri: str) -> list:
-    """The `data` array of an OKX REST body; `code != "0"` raises `ExchangeAPIError`."""
+    """The `data` array of an OKX REST body; `code != "0"` raises `ExchangeAPIError` (the
+    retryable `RateLimitedError` for a rate-limit code)."""
     body = decode_json(payload, source_uri)
     if not isinstance(body, dict) or "code" not in body:
         raise PayloadFormatError(f"body of {source_uri} is not an OKX envelope: {payload[:200]!r}")
     if str(body["code"]) != "0":
-        raise ExchangeAPIError(VENUE, body["code"], str(body.get("msg", "")), source_uri)
+        raise _error(body["code"], str(body.get("msg", "")), source_uri)
     data = body.get("data")
     if not isinstance(data, list):
         raise PayloadFormatError(f"{source_uri}: 'data' is not an array")
@@ -746,8 +782,7 @@ def _raise_error_body(response: Response) -> None:
     except (json.JSONDecodeError, UnicodeDecodeError):
         return
     if isinstance(body, dict) and str(body.get("code", "0")) != "0":
-        message = str(body.get("msg", ""))
-        raise ExchangeAPIError(VENUE, body["code"], message, response.source_uri)
+        raise _error(body["code"], str(body.get("msg", "")), response.source_uri)
 
 
 def _page_backwards(

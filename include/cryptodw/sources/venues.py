@@ -29,7 +29,11 @@ SYMBOL_DATASETS = ("klines", "open_interest", "funding")
 
 @dataclass(frozen=True)
 class Venue:
-    """How one venue's datasets are fetched; every fetch returns a `ParseResult`."""
+    """How one venue's datasets are fetched; every fetch returns a `ParseResult`.
+
+    Besides its own datasets every venue lands the liquidation collector's coverage gaps
+    (`schemas.COLLECTOR_DATASETS`), read from the replay directory like its recorded stream.
+    """
 
     name: str
     raw_datasets: Mapping[str, tuple[pa.Schema, str]]
@@ -41,6 +45,8 @@ class Venue:
     instruments: Callable[[Transport], ParseResult] | None = None
     # the pacing a live run keeps to (documented public limits, with margin)
     rate_limit: Callable[[], RateLimiter] = RateLimiter
+    # a body that means "too many requests" whatever its HTTP status, retried like a 429
+    retry_on_body: Callable[[bytes], str | None] | None = None
 
     @property
     def datasets(self) -> tuple[str, ...]:
@@ -155,7 +161,7 @@ def venue(name: str, symbols: tuple[str, ...]) -> Venue:
         # 2400 request weight per minute per IP, reported in X-MBX-USED-WEIGHT-1M
         return Venue(
             "binance",
-            schemas.RAW_DATASETS,
+            {**schemas.RAW_DATASETS, **schemas.COLLECTOR_DATASETS},
             _binance_symbol,
             _binance_liquidations,
             rate_limit=lambda: RateLimiter(0.05, "x-mbx-used-weight-1m", weight_budget=2400),
@@ -164,7 +170,7 @@ def venue(name: str, symbols: tuple[str, ...]) -> Venue:
         # 600 requests per 5 s per IP: 20 per second stays far below it
         return Venue(
             "bybit",
-            bybit.RAW_DATASETS,
+            {**bybit.RAW_DATASETS, **schemas.COLLECTOR_DATASETS},
             _bybit_symbol,
             _bybit_liquidations,
             bybit.fetch_instruments,
@@ -174,11 +180,12 @@ def venue(name: str, symbols: tuple[str, ...]) -> Venue:
         # the strictest endpoint we call (OI and funding history) allows 10 requests per 2 s
         return Venue(
             "okx",
-            okx.RAW_DATASETS,
+            {**okx.RAW_DATASETS, **schemas.COLLECTOR_DATASETS},
             _okx_symbol,
             lambda root, transport, window: okx_liquidations(root, transport, window, symbols),
             okx.fetch_instruments,
             rate_limit=lambda: RateLimiter(0.22),
+            retry_on_body=okx.rate_limit_reason,
         )
     raise ValueError(f"unknown venue {name!r}; known: binance, bybit, okx")
 

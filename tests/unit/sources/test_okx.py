@@ -13,15 +13,19 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import httpx
 import pyarrow as pa
 import pyarrow.feather as feather
 import pytest
 
-from include.cryptodw.sources import okx
+from include.cryptodw.sources import okx, venues
 from include.cryptodw.sources.common import ExchangeAPIError, PayloadFormatError
 from include.cryptodw.transport import (
+    HttpTransport,
+    RateLimiter,
     ReplayTransport,
     Response,
+    RetryableHTTPError,
     TransportError,
     retain,
     write_ws_segment,
@@ -405,6 +409,66 @@ def test_rate_limit_body_on_an_http_error_names_okx_code():
             FakeOKX({}, error=(502, b"<html>bad gateway</html>")),
             "BTC-USDT-SWAP", "1h", date(2026, 1, 1), date(2026, 1, 2),
         )  # fmt: skip
+
+
+RATE_LIMITED = json.dumps({"code": "50011", "msg": "Too Many Requests", "data": []}).encode()
+
+
+def test_rate_limit_code_is_retried_with_backoff_whatever_the_http_status(tmp_path):
+    """OKX says 50011 with HTTP 200 as well as 429: the live transport backs off and asks
+    again, and only the real answer is parsed and retained (a replay never sees 50011)."""
+    funding = {"instId": "BTC-USDT-SWAP", "fundingRate": "0.0001", "realizedRate": "0.0002",
+               "fundingTime": str(NOON)}  # fmt: skip
+    replies = [
+        httpx.Response(200, content=RATE_LIMITED),
+        httpx.Response(429, content=RATE_LIMITED),
+        httpx.Response(200, json={"code": "0", "msg": "", "data": [funding]}),
+    ]
+    calls: list[httpx.Request] = []
+
+    def reply(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return replies[min(len(calls), len(replies)) - 1]
+
+    sleeps: list[float] = []
+    transport = HttpTransport(
+        limiter=RateLimiter(min_interval_s=0.0, sleep=sleeps.append),
+        retain_dir=tmp_path,
+        client=httpx.Client(transport=httpx.MockTransport(reply)),
+        sleep=sleeps.append,
+        retry_on_body=venues.venue("okx", ()).retry_on_body,
+    )
+
+    day, next_day = date(2025, 10, 10), date(2025, 10, 11)
+    result = okx.fetch_funding(transport, "BTC-USDT-SWAP", day, next_day)
+
+    assert result.table["realized_rate"].to_pylist() == [0.0002]
+    assert len(calls) == 3  # 50011 twice, then the page (a short page ends the walk)
+    assert len(sleeps) == 2 and all(0 <= s <= 60 for s in sleeps)  # exponential, with jitter
+    replayed = okx.fetch_funding(ReplayTransport(tmp_path), "BTC-USDT-SWAP", day, next_day)
+    assert replayed.table.equals(result.table)
+
+
+def test_rate_limit_code_ends_in_a_retryable_error_naming_it():
+    """Past the attempt budget, or read from a body directly, 50011 is a retryable exchange
+    error (the Airflow task's own retries take over), never rows silently missing."""
+    transport = HttpTransport(
+        limiter=RateLimiter(min_interval_s=0.0, sleep=lambda _: None),
+        client=httpx.Client(transport=httpx.MockTransport(
+            lambda request: httpx.Response(200, content=RATE_LIMITED)
+        )),
+        sleep=lambda _: None,
+        max_attempts=3,
+        retry_on_body=okx.rate_limit_reason,
+    )  # fmt: skip
+    with pytest.raises(RetryableHTTPError, match=r"OKX 50011 \(Too Many Requests\)"):
+        okx.fetch_instruments(transport)
+    with pytest.raises(okx.RateLimitedError, match="50011") as caught:
+        okx.data_of(RATE_LIMITED, "test://limited")
+    assert isinstance(caught.value, ExchangeAPIError | RetryableHTTPError)
+    assert isinstance(caught.value, ExchangeAPIError) and caught.value.retry_after is None
+    assert okx.rate_limit_reason(b'{"code": "51001", "msg": "no such instrument"}') is None
+    assert okx.rate_limit_reason(b"<html>busy</html>") is None
 
 
 def test_body_that_is_not_an_envelope_raises():

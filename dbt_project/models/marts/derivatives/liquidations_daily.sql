@@ -1,121 +1,162 @@
-{#- The spine is capture coverage: every captured (exchange, day) x every base asset the capture
-    covers (a market-wide capture covers every instrument of the exchange; a per-symbol capture
-    covers its instrument). A captured day with no liquidation gets zeros; a day that was not
-    captured gets no row, never a silent zero. Sums run in a fixed order (time, then id), so a
-    re-run reproduces them bit for bit. -#}
+{#- liquidations_hourly rolled up to UTC days (STYLE D5), so a day's figures are the sums of its
+    hours (assert_liquidation_rollups_reconcile checks it). The spine is capture coverage: a
+    captured day with no liquidation gets zeros; a day that was not landed gets no row; a
+    landed day without a second of capture (every hour inside a collector gap) gets NULL
+    measures and capture_coverage_pct 0, never a silent zero.
+
+    Trailing windows: the 24h, 7d and 30d long and short sums end on the row's day and run over
+    a dense calendar per exchange x asset (every day from its first row to its last, days
+    without a row included as nothing), so a missing day never makes a window reach further
+    back. A window without any captured day is NULL; capture_coverage_7d_pct and
+    capture_coverage_30d_pct say how much of the window was captured. Sums run in a fixed
+    order, so a re-run reproduces them bit for bit. -#}
+{%- set sums = [
+    'long_liquidations_usd', 'short_liquidations_usd', 'total_liquidations_usd',
+    'long_liquidations_coin', 'short_liquidations_coin',
+] -%}
+{%- set counts = ['long_liquidation_count', 'short_liquidation_count', 'liquidation_count'] -%}
+{%- set windows = [('7d', 7), ('30d', 30)] -%}
+
 with
 
-liquidations as (
+hourly as (
 
-    select * from {{ ref('fct_liquidations') }}
-
-),
-
-captures as (
-
-    select * from {{ ref('fct_dataset_captures') }}
-    where dataset = 'liquidations'
-
-),
-
-instruments as (
-
-    select * from {{ ref('dim_instruments') }}
-
-),
-
-exchanges as (
-
-    select * from {{ ref('dim_exchanges') }}
-
-),
-
-captured_asset_days as (
-
-    select
-        captures.capture_date as liquidation_date,
-        captures.exchange_id,
-        instruments.base_asset
-
-    from captures
-
-    inner join instruments
-        on captures.exchange_id = instruments.exchange_id
-        and (captures.is_market_wide or captures.symbol = instruments.symbol)
-
-    group by 1, 2, 3
-
-),
-
-liquidated_asset_days as (
-
-    select
-        liquidation_date,
-        exchange_id,
-        base_asset,
-        sum(liquidated_notional_usd order by liquidated_at, liquidation_id) filter (
-            where position_side = 'long'
-        ) as long_liquidations_usd,
-        sum(liquidated_notional_usd order by liquidated_at, liquidation_id) filter (
-            where position_side = 'short'
-        ) as short_liquidations_usd,
-        sum(liquidated_notional_usd order by liquidated_at, liquidation_id)
-            as total_liquidations_usd,
-        sum(liquidated_qty_coin order by liquidated_at, liquidation_id) filter (
-            where position_side = 'long'
-        ) as long_liquidations_coin,
-        sum(liquidated_qty_coin order by liquidated_at, liquidation_id) filter (
-            where position_side = 'short'
-        ) as short_liquidations_coin,
-        count(*) filter (where position_side = 'long') as long_liquidation_count,
-        count(*) filter (where position_side = 'short') as short_liquidation_count,
-        count(*) as liquidation_count,
-        max(liquidated_notional_usd) as largest_liquidation_usd,
-        bool_or(is_sampled_feed) as is_sampled_feed
-
-    from liquidations
-
-    group by 1, 2, 3
+    select * from {{ ref('liquidations_hourly') }}
 
 ),
 
 daily as (
 
     select
-        captured_asset_days.liquidation_date,
-        captured_asset_days.exchange_id,
-        captured_asset_days.base_asset,
-        cast(coalesce(liquidated_asset_days.long_liquidations_usd, 0) as double)
-            as long_liquidations_usd,
-        cast(coalesce(liquidated_asset_days.short_liquidations_usd, 0) as double)
-            as short_liquidations_usd,
-        cast(coalesce(liquidated_asset_days.total_liquidations_usd, 0) as double)
-            as total_liquidations_usd,
-        cast(coalesce(liquidated_asset_days.long_liquidations_coin, 0) as double)
-            as long_liquidations_coin,
-        cast(coalesce(liquidated_asset_days.short_liquidations_coin, 0) as double)
-            as short_liquidations_coin,
-        cast(coalesce(liquidated_asset_days.long_liquidation_count, 0) as bigint)
-            as long_liquidation_count,
-        cast(coalesce(liquidated_asset_days.short_liquidation_count, 0) as bigint)
-            as short_liquidation_count,
-        cast(coalesce(liquidated_asset_days.liquidation_count, 0) as bigint)
-            as liquidation_count,
-        cast(coalesce(liquidated_asset_days.largest_liquidation_usd, 0) as double)
-            as largest_liquidation_usd,
-        coalesce(exchanges.has_sampled_liquidation_feed, false)
-            or coalesce(liquidated_asset_days.is_sampled_feed, false) as is_sampled_feed
+        liquidation_date,
+        exchange_id,
+        base_asset,
+        {%- for column in sums %}
+        sum({{ column }} order by hour_start_at) as {{ column }},
+        {%- endfor %}
+        {%- for column in counts %}
+        sum({{ column }}) as {{ column }},
+        {%- endfor %}
+        max(largest_liquidation_usd) as largest_liquidation_usd,
+        bool_or(is_sampled_feed) as is_sampled_feed,
+        sum(captured_seconds order by hour_start_at) as captured_seconds,
+        bool_or(has_capture_gap) as has_capture_gap
 
-    from captured_asset_days
+    from hourly
 
-    left join exchanges
-        on captured_asset_days.exchange_id = exchanges.exchange_id
+    group by 1, 2, 3
 
-    left join liquidated_asset_days
-        on captured_asset_days.liquidation_date = liquidated_asset_days.liquidation_date
-        and captured_asset_days.exchange_id = liquidated_asset_days.exchange_id
-        and captured_asset_days.base_asset = liquidated_asset_days.base_asset
+),
+
+series_bounds as (
+
+    select
+        exchange_id,
+        base_asset,
+        min(liquidation_date) as first_date,
+        max(liquidation_date) as last_date
+
+    from daily
+
+    group by 1, 2
+
+),
+
+day_spine as (
+
+    select
+        exchange_id,
+        base_asset,
+        cast(unnest(generate_series(first_date, last_date, interval 1 day)) as date)
+            as spine_date
+
+    from series_bounds
+
+),
+
+dense_days as (
+
+    select
+        day_spine.exchange_id,
+        day_spine.base_asset,
+        day_spine.spine_date,
+        daily.long_liquidations_usd,
+        daily.short_liquidations_usd,
+        coalesce(daily.captured_seconds, 0) as captured_seconds
+
+    from day_spine
+
+    left join daily
+        on day_spine.exchange_id = daily.exchange_id
+        and day_spine.base_asset = daily.base_asset
+        and day_spine.spine_date = daily.liquidation_date
+
+),
+
+trailing_windows as (
+
+    select
+        exchange_id,
+        base_asset,
+        spine_date,
+        {%- for horizon, days in windows %}
+        sum(long_liquidations_usd) over last_{{ horizon }} as long_liquidations_{{ horizon }}_usd,
+        sum(short_liquidations_usd) over last_{{ horizon }}
+            as short_liquidations_{{ horizon }}_usd,
+        sum(captured_seconds) over last_{{ horizon }} / ({{ days }} * 864.0)
+            as capture_coverage_{{ horizon }}_pct{{ ',' if not loop.last }}
+        {%- endfor %}
+
+    from dense_days
+
+    window
+        {%- for horizon, days in windows %}
+        last_{{ horizon }} as (
+            partition by exchange_id, base_asset
+            order by spine_date
+            rows between {{ days - 1 }} preceding and current row
+        ){{ ',' if not loop.last }}
+        {%- endfor %}
+
+),
+
+final as (
+
+    select
+        daily.liquidation_date,
+        daily.exchange_id,
+        daily.base_asset,
+        {%- for column in sums %}
+        cast(daily.{{ column }} as double) as {{ column }},
+        {%- endfor %}
+        {%- for column in counts %}
+        cast(daily.{{ column }} as bigint) as {{ column }},
+        {%- endfor %}
+        cast(daily.largest_liquidation_usd as double) as largest_liquidation_usd,
+        daily.is_sampled_feed,
+        cast(daily.captured_seconds as double) as captured_seconds,
+        cast(daily.captured_seconds / 864.0 as double) as capture_coverage_pct,
+        daily.has_capture_gap,
+        cast(daily.long_liquidations_usd as double) as long_liquidations_24h_usd,
+        cast(daily.short_liquidations_usd as double) as short_liquidations_24h_usd,
+        {%- for horizon, days in windows %}
+        cast(trailing_windows.long_liquidations_{{ horizon }}_usd as double)
+            as long_liquidations_{{ horizon }}_usd,
+        cast(trailing_windows.short_liquidations_{{ horizon }}_usd as double)
+            as short_liquidations_{{ horizon }}_usd,
+        {%- endfor %}
+        {%- for horizon, days in windows %}
+        cast(trailing_windows.capture_coverage_{{ horizon }}_pct as double)
+            as capture_coverage_{{ horizon }}_pct{{ ',' if not loop.last }}
+        {%- endfor %}
+
+    from daily
+
+    inner join trailing_windows
+        on daily.exchange_id = trailing_windows.exchange_id
+        and daily.base_asset = trailing_windows.base_asset
+        and daily.liquidation_date = trailing_windows.spine_date
 
 )
 
-select * from daily
+select * from final

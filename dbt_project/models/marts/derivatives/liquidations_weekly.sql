@@ -1,6 +1,8 @@
 {#- Rolled up from liquidations_daily (STYLE D5), so the week's figures are the sums of its
     days (the singular test assert_liquidation_rollups_reconcile checks it). Sums run in date
-    order, so a re-run reproduces them bit for bit. -#}
+    order, so a re-run reproduces them bit for bit. Coverage: captured_seconds over the whole
+    period's seconds (days not landed count as not captured); has_capture_gap flags a collector
+    gap inside the landed days. -#}
 {%- set grain = 'week' -%}
 
 with
@@ -27,6 +29,8 @@ rolled_up as (
         sum(liquidation_count) as liquidation_count,
         max(largest_liquidation_usd) as largest_liquidation_usd,
         bool_or(is_sampled_feed) as is_sampled_feed,
+        sum(captured_seconds order by liquidation_date) as captured_seconds,
+        bool_or(has_capture_gap) as has_capture_gap,
         count(*) as days_with_data
 
     from daily
@@ -51,6 +55,12 @@ final as (
         cast(liquidation_count as bigint) as liquidation_count,
         cast(largest_liquidation_usd as double) as largest_liquidation_usd,
         is_sampled_feed,
+        cast(captured_seconds as double) as captured_seconds,
+        cast(
+            captured_seconds / ({{ period_length_days('week_start_date', grain) }} * 864.0)
+            as double
+        ) as capture_coverage_pct,
+        has_capture_gap,
         cast({{ period_length_days('week_start_date', grain) }} as integer) as days_in_period,
         cast(days_with_data as integer) as days_with_data,
         days_with_data = {{ period_length_days('week_start_date', grain) }}
