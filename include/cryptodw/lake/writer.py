@@ -6,9 +6,12 @@ Layout (``<raw>`` is `settings.raw_dir`)::
     <manifests>/<venue>/<dataset>/dt=YYYY-MM-DD/<part>.json     where they came from
     <quarantine>/<venue>/<dataset>/dt=YYYY-MM-DD/<part>.parquet rejected rows + reason
 
+`<raw>` is a local directory or an `s3://` prefix (`CRYPTODW_LAKE_URI`, see storage.py).
 `part` names the slice a task owns inside a day (a symbol, or symbol and interval), so tasks
-mapped over symbols never write the same file. Every file is written to a hidden temp name
-and renamed into place, so readers see the old file or the new one, never half of one.
+mapped over symbols never write the same file. Every file is complete before it appears: a local
+one is written to a hidden temp name and renamed into place, an object is sent whole in one PUT,
+so readers see the old file or the new one, never half of one. A day's manifest is written
+after its data file.
 Landing a window rewrites every day of it, including days with no rows (an empty file says
 "fetched, nothing happened"), so re-landing replaces rather than appends.
 """
@@ -23,14 +26,17 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from include.cryptodw.lake.storage import write_object
 from include.cryptodw.schemas import QUARANTINE
-from include.cryptodw.transport import atomic_write_bytes
+
+if TYPE_CHECKING:
+    from include.cryptodw.lake.storage import LakePath
 
 log = logging.getLogger(__name__)
 
@@ -59,12 +65,12 @@ class LandedFile:
     dataset: str
     day: date
     part: str
-    path: Path
+    path: LakePath
     rows: int
     file_sha256: str
 
 
-def partition_path(raw_dir: Path, venue: str, dataset: str, day: date, part: str) -> Path:
+def partition_path(raw_dir: LakePath, venue: str, dataset: str, day: date, part: str) -> LakePath:
     validate_identifier(venue, "venue")
     validate_identifier(dataset, "dataset")
     validate_identifier(part, "part")
@@ -122,8 +128,8 @@ def raw_schema(venue: str, dataset: str) -> tuple[pa.Schema, str]:
 def land_records(
     table: pa.Table,
     *,
-    raw_dir: Path,
-    manifest_dir: Path,
+    raw_dir: LakePath,
+    manifest_dir: LakePath,
     venue: str,
     dataset: str,
     part: str,
@@ -152,7 +158,7 @@ def land_records(
         rows = _canonical_order(_day_slice(table, time_column, day), time_column)
         path = partition_path(raw_dir, venue, dataset, day, part)
         payload = _parquet_bytes(rows)
-        atomic_write_bytes(path, payload)
+        write_object(path, payload)
         file_sha = hashlib.sha256(payload).hexdigest()
         landed_file = LandedFile(venue, dataset, day, part, path, rows.num_rows, file_sha)
         _write_manifest(manifest_dir, landed_file, sources)
@@ -163,7 +169,7 @@ def land_records(
 
 
 def _write_manifest(
-    manifest_dir: Path, landed: LandedFile, sources: Iterable[SourcePayload]
+    manifest_dir: LakePath, landed: LandedFile, sources: Iterable[SourcePayload]
 ) -> None:
     path = (
         manifest_dir
@@ -183,18 +189,18 @@ def _write_manifest(
         "landed_at": datetime.now(UTC).isoformat(),
         "sources": [asdict(s) for s in sources],
     }
-    atomic_write_bytes(path, json.dumps(manifest, indent=2, sort_keys=True).encode())
+    write_object(path, json.dumps(manifest, indent=2, sort_keys=True).encode())
 
 
 def quarantine_records(
     rejects: Sequence[dict],
     *,
-    quarantine_dir: Path,
+    quarantine_dir: LakePath,
     venue: str,
     dataset: str,
     part: str,
     day: date,
-) -> Path | None:
+) -> LakePath | None:
     """Keep rejected rows (`venue, dataset, reason, raw, _source`) for a day; None if none.
 
     Written per (day, part) like raw files, so re-landing replaces the day's rejects too.
@@ -204,7 +210,7 @@ def quarantine_records(
         path.unlink(missing_ok=True)
         return None
     table = pa.Table.from_pylist(list(rejects), schema=QUARANTINE)
-    atomic_write_bytes(
+    write_object(
         path, _parquet_bytes(table.sort_by([("_source", "ascending"), ("raw", "ascending")]))
     )
     log.warning("quarantined %d %s/%s rows for %s (%s)", len(rejects), venue, dataset, day, part)
