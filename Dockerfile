@@ -9,8 +9,7 @@ ENV PYTHONUNBUFFERED=1 \
 
 RUN pip install --no-cache-dir uv==0.13.9
 COPY requirements.txt /tmp/requirements.txt
-RUN uv pip install --system --no-cache -r /tmp/requirements.txt \
-    && uv pip install --system --no-cache "apache-airflow-providers-celery>=3.12,<4" "apache-airflow-providers-postgres>=6,<7" "redis>=5,<7"
+RUN uv pip install --system --no-cache -r /tmp/requirements.txt
 
 WORKDIR /opt/cryptodw
 COPY dags ./dags

@@ -2,10 +2,10 @@
 
 Scheduled on the raw assets: when every landing task of a venue's ingest run has announced
 its window, this DAG builds staging, runs the staging Great Expectations gate, builds facts
-and marts, runs the mart gate, publishes a read-only snapshot for BI tools, and regenerates
-the dbt docs site. dbt tasks run in the one-slot `duckdb_writer` pool: DuckDB allows a single
-writing process per file. A manual run (or the demo) passes `window_start`/`window_end`
-params instead.
+and marts, runs the mart gate, publishes a read-only snapshot for BI tools, regenerates the
+dbt docs site, and writes the daily brief of the window's last day from the snapshot. dbt
+tasks run in the one-slot `duckdb_writer` pool: DuckDB allows a single writing process per
+file. A manual run (or the demo) passes `window_start`/`window_end` params instead.
 """
 
 from __future__ import annotations
@@ -91,6 +91,12 @@ def transform_warehouse():
 
         return str(generate(load_settings()))
 
+    @task
+    def write_brief(window: dict) -> str:
+        from include.cryptodw.refresh import run_step
+
+        return run_step("write_brief", window)
+
     window = resolve_window()
     (
         dbt_build_staging(window)
@@ -99,6 +105,7 @@ def transform_warehouse():
         >> validate_marts(window)
         >> publish_warehouse()
         >> generate_docs()
+        >> write_brief(window)
     )
 
 

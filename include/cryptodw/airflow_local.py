@@ -57,11 +57,21 @@ def airflow_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def airflow(settings: Settings, *args: str) -> subprocess.CompletedProcess:
-    """Run one `airflow` CLI command; raise with its output tail when it fails."""
-    cmd = [str(Path(sys.executable).with_name("airflow")), *args]
+def airflow_bin() -> str:
+    """The `airflow` executable of the running interpreter's environment."""
+    return str(Path(sys.executable).with_name("airflow"))
+
+
+def airflow(
+    settings: Settings, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """Run one `airflow` CLI command; raise with its output tail when it fails.
+
+    `env` replaces the local environment (`airflow_env`), e.g. with a CeleryExecutor's.
+    """
+    cmd = [airflow_bin(), *args]
     log.info("$ %s", " ".join(cmd))
-    done = subprocess.run(cmd, env=airflow_env(settings), capture_output=True, text=True)
+    done = subprocess.run(cmd, env=env or airflow_env(settings), capture_output=True, text=True)
     if done.returncode != 0:
         tail = "\n".join((done.stdout + done.stderr).splitlines()[-40:])
         raise AirflowRunError(f"`airflow {' '.join(args)}` exited {done.returncode}:\n{tail}")
@@ -72,8 +82,19 @@ def init_airflow(settings: Settings) -> None:
     """Create or migrate the metadata DB and the pools (idempotent)."""
     (settings.data_dir / "airflow").mkdir(parents=True, exist_ok=True)
     airflow(settings, "db", "migrate")
-    for name, (slots, description) in POOLS.items():
-        airflow(settings, "pools", "set", name, str(slots), description)
+    set_pools(settings)
+
+
+def set_pools(settings: Settings, env: dict[str, str] | None = None) -> None:
+    """Create or update every pool in `POOLS` with one `airflow pools import` (idempotent)."""
+    pools_file = settings.data_dir / "airflow" / "pools.json"
+    pools_file.parent.mkdir(parents=True, exist_ok=True)
+    pools = {
+        name: {"slots": slots, "description": description, "include_deferred": False}
+        for name, (slots, description) in POOLS.items()
+    }
+    pools_file.write_text(json.dumps(pools, indent=2))
+    airflow(settings, "pools", "import", str(pools_file), env=env)
 
 
 def dag_file_of(dag_id: str) -> Path:

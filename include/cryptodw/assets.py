@@ -5,12 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 VENUES = ("binance", "bybit", "okx")  # venues wired end to end (lake, suites, staging)
+# The liquidation collector's record of when it was not capturing a venue's stream
+# (include/cryptodw/collector/coverage.py), landed per venue like the venue's own datasets.
+COLLECTOR_COVERAGE_GAPS = "collector_coverage_gaps"
 # Raw datasets per venue (the connectors in include/cryptodw/sources define their schemas).
 VENUE_DATASETS = {
-    "binance": ("klines", "open_interest", "funding", "liquidations"),
-    "bybit": ("klines", "open_interest", "funding", "instruments", "liquidations"),
-    "okx": ("klines", "open_interest", "funding", "instruments", "liquidations"),
-}
+    "binance": ("klines", "open_interest", "funding", "liquidations", COLLECTOR_COVERAGE_GAPS),
+    "bybit": ("klines", "open_interest", "funding", "instruments", "liquidations",
+              COLLECTOR_COVERAGE_GAPS),
+    "okx": ("klines", "open_interest", "funding", "instruments", "liquidations",
+            COLLECTOR_COVERAGE_GAPS),
+}  # fmt: skip
 # The majors the demo and the report track; more symbols are a setting, not a code change.
 DEFAULT_SYMBOLS = ("BTCUSDT", "ETHUSDT", "BNBUSDT", "SOLUSDT", "XRPUSDT")
 KLINE_INTERVALS = ("1d", "1h")
@@ -38,6 +43,7 @@ RAW_DATASETS = tuple(
 WAREHOUSE_ASSET_URI = "cryptodw://warehouse/marts"
 
 MART_MODELS = (
+    "liquidations_hourly",
     "liquidations_daily",
     "liquidations_weekly",
     "liquidations_monthly",

@@ -7,6 +7,10 @@
   collect   [--venues binance,bybit,okx] [--flush-interval 60]  record liquidation websockets
   sql       "select ..."                                         query the published snapshot
   docs      [--generate] [--serve]                               the dbt docs site (and serve it)
+  calibrate [--output docs/calibration.md]                       simulator vs real data report
+  freshness                                                      is every raw source fresh? (dbt)
+  brief     [--date YYYY-MM-DD]                                  write the daily brief (md + html)
+  pools                                                          create the Airflow pools (compose)
 
 The same package functions run inside the Airflow tasks; this is the way to backfill or debug
 without a scheduler.
@@ -16,9 +20,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+from datetime import date
+from pathlib import Path
 
-from include.cryptodw.settings import load_settings
+from include.cryptodw.redaction import install_log_redaction
+from include.cryptodw.settings import REPO_ROOT, load_settings
 from include.cryptodw.windows import Window
 
 
@@ -30,7 +38,12 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from include.cryptodw.offline import prepare_offline_exchange
 
     report = prepare_offline_exchange(load_settings(), args.preset, _window(args), seed=args.seed)
-    print(report)
+    print(
+        f"simulated {report.preset}: {report.days} days x {len(report.symbols)} symbols x "
+        f"{len(report.venues)} venues, {report.liquidations} forced orders, "
+        f"{report.files_written} files in {report.seconds:.1f}s "
+        f"(peak memory {report.peak_memory_mb:.0f} MiB)"
+    )
     return 0
 
 
@@ -76,6 +89,10 @@ def cmd_sql(args: argparse.Namespace) -> int:
     from include.cryptodw.publish import connect_published
 
     with connect_published(load_settings()) as con:
+        # an analyst's query reads the snapshot only: no files (COPY TO, ATTACH, read_csv),
+        # no extensions, and the setting cannot be turned back on
+        con.execute("set enable_external_access = false")
+        con.execute("set lock_configuration = true")
         try:
             relation = con.sql(args.query)
         except duckdb.Error as exc:
@@ -110,10 +127,66 @@ def cmd_docs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_brief(args: argparse.Namespace) -> int:
+    from include.cryptodw.brief import write_brief
+    from include.cryptodw.brief.figures import BriefDateError
+
+    try:
+        written = write_brief(load_settings(), day=args.date)
+    except BriefDateError as exc:
+        print(f"no brief: {exc}", file=sys.stderr)
+        return 2
+    print(f"brief of {written.brief_date}: {written.markdown_path}\n  html: {written.html_path}")
+    return 0
+
+
+def cmd_freshness(args: argparse.Namespace) -> int:
+    """One line per checked raw source; exit 1 when one is stale (past `error_after`)."""
+    from include.cryptodw.dbt_runner import source_freshness
+
+    results = source_freshness(load_settings())
+    for entry in results:
+        print(entry.describe())
+    stale = [entry.source for entry in results if entry.is_stale]
+    if stale:
+        print(f"stale: {', '.join(stale)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    import time
+
+    from include.cryptodw.settings import shared_dir
+    from include.cryptodw.simulator import peak_memory_mb
+    from include.cryptodw.simulator.calibration import calibrate, report_markdown
+
+    started = time.perf_counter()
+    calibration = calibrate(args.realdata or shared_dir() / "realdata")
+    args.output.write_text(report_markdown(calibration))
+    for check in calibration.failed:
+        print(f"FAIL {check.metric}: {check.simulated:.4g}, band {check.band} of {check.real:.4g}")
+    banded = sum(check.banded for check in calibration.checks)
+    print(
+        f"{banded - len(calibration.failed)}/{banded} checks in their bands; report: {args.output} "
+        f"({time.perf_counter() - started:.1f}s, peak memory {peak_memory_mb():.0f} MiB)"
+    )
+    return 1 if calibration.failed else 0
+
+
 def cmd_collect(args: argparse.Namespace) -> int:
     from include.cryptodw.collector.command import main as collect
 
     return collect(args.collector_args)
+
+
+def cmd_pools(args: argparse.Namespace) -> int:
+    from include.cryptodw.airflow_local import POOLS, set_pools
+
+    # The Airflow of this process's environment (e.g. compose's CeleryExecutor), not the demo's.
+    set_pools(load_settings(), env=dict(os.environ))
+    print("pools: " + ", ".join(f"{name}={slots}" for name, (slots, _) in POOLS.items()))
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -128,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
         return command
 
     simulate = windowed("simulate", cmd_simulate, "prepare the offline exchange")
-    simulate.add_argument("--preset", default="crash", choices=["calm", "crash"])
+    simulate.add_argument("--preset", default="crash", choices=["calm", "crash", "multiyear"])
     simulate.add_argument("--seed", type=int, default=7)
     land = windowed("land", cmd_land, "land a window into the raw lake")
     land.add_argument(
@@ -150,6 +223,23 @@ def build_parser() -> argparse.ArgumentParser:
     docs.add_argument("--generate", action="store_true", help="regenerate it now")
     docs.add_argument("--serve", action="store_true", help="serve it on 127.0.0.1:8081")
     docs.set_defaults(handler=cmd_docs)
+    calibration = sub.add_parser("calibrate", help="compare the simulator with real data")
+    calibration.add_argument("--realdata", type=Path, help="default: <shared dir>/realdata")
+    calibration.add_argument(
+        "--output", type=Path, default=REPO_ROOT / "docs" / "calibration.md", help="the report"
+    )
+    calibration.set_defaults(handler=cmd_calibrate)
+    freshness = sub.add_parser("freshness", help="dbt source freshness of the raw lake")
+    freshness.set_defaults(handler=cmd_freshness)
+    brief = sub.add_parser("brief", help="write the daily brief from the published warehouse")
+    brief.add_argument(
+        "--date",
+        type=date.fromisoformat,
+        help="UTC day, YYYY-MM-DD (default: the latest day in the marts)",
+    )
+    brief.set_defaults(handler=cmd_brief)
+    pools = sub.add_parser("pools", help="create the writer and per-venue pools in Airflow")
+    pools.set_defaults(handler=cmd_pools)
     return parser
 
 
@@ -157,6 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    install_log_redaction()
     args = build_parser().parse_args(argv)
     return args.handler(args)
 

@@ -3,6 +3,10 @@
 One refresh is two `dbt build` invocations: the staging layer first, so its Great Expectations
 gate runs before anything reaches the marts, then everything downstream of staging. Both use
 the same window vars, so re-running a window replaces that window in the incremental facts.
+
+`check_freshness` runs `dbt source freshness` against the sources' own `freshness` thresholds
+(`loaded_at_field` per raw table) and raises `StaleSourceError` naming every stale source. It
+reads only the lake, from an in-memory database, so it never waits for the warehouse writer.
 """
 
 from __future__ import annotations
@@ -12,8 +16,12 @@ import logging
 import os
 from collections.abc import Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
+from include.cryptodw.assets import VENUES
+from include.cryptodw.lake.storage import duckdb_filesystems
 from include.cryptodw.settings import DBT_PROJECT_DIR, Settings
 from include.cryptodw.windows import Window
 
@@ -25,6 +33,38 @@ DOWNSTREAM_SELECTOR = "downstream_of_staging"
 
 class DbtBuildError(RuntimeError):
     """dbt failed: the message lists the failing nodes and their messages."""
+
+
+class StaleSourceError(RuntimeError):
+    """A source is past its `error_after` freshness threshold, or could not be read."""
+
+    def __init__(self, stale: list[SourceFreshness]):
+        self.stale = stale
+        lines = "\n".join(f"  - {entry.describe()}" for entry in stale)
+        super().__init__(f"{len(stale)} source(s) are stale:\n{lines}")
+
+
+@dataclass(frozen=True)
+class SourceFreshness:
+    """One source's freshness: dbt's status (pass, warn, error, runtime error) and its age."""
+
+    source: str  # "<source>.<table>", e.g. "binance.funding"
+    status: str
+    max_loaded_at: datetime | None
+    age_hours: float | None
+    message: str | None = None
+
+    @property
+    def is_stale(self) -> bool:
+        return self.status in ("error", "runtime error")
+
+    def describe(self) -> str:
+        if self.max_loaded_at is None:
+            return f"{self.source}: {self.status}: {self.message or 'no rows'}"
+        return (
+            f"{self.source}: {self.status}: newest row {self.max_loaded_at:%Y-%m-%d %H:%M} UTC, "
+            f"{self.age_hours:.1f} h old"
+        )
 
 
 def build_args(
@@ -56,12 +96,14 @@ def build_args(
     return args
 
 
-def dbt_env(settings: Settings) -> dict[str, str]:
+def dbt_env(settings: Settings, warehouse_path: str | None = None) -> dict[str, str]:
     """Environment the dbt profile and sources read (see dbt_project/profiles.yml)."""
     return {
-        "CRYPTODW_WAREHOUSE_PATH": str(settings.warehouse_path),
+        "CRYPTODW_WAREHOUSE_PATH": warehouse_path or str(settings.warehouse_path),
         "CRYPTODW_RAW_DIR": str(settings.raw_dir),
         "CRYPTODW_MANIFEST_DIR": str(settings.manifest_dir),
+        # a Python literal: the profile renders it with `as_native`
+        "CRYPTODW_DBT_FILESYSTEMS": repr(duckdb_filesystems(settings)),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
 
@@ -105,6 +147,52 @@ def run_dbt(
         raise DbtBuildError(f"dbt {command} failed on {len(failed)} node(s):\n{lines}")
     log.info("dbt %s: %d nodes ok", command, len(results))
     return results
+
+
+def source_freshness(settings: Settings) -> list[SourceFreshness]:
+    """`dbt source freshness` for every source with a `freshness` block, except venues that are
+    not configured (`CRYPTODW_VENUES`): those are never landed, so they would always be stale."""
+    from dbt.cli.main import dbtRunner
+
+    target_dir = settings.dbt_target_dir.parent / "freshness"  # keeps the builds' parse cache
+    args = build_args(settings, "source freshness", None, None, target_dir)
+    for venue in sorted(set(VENUES) - set(settings.venues)):
+        args += ["--exclude", f"source:{venue}"]
+    log.info("dbt %s", " ".join(args))
+    with _environment(dbt_env(settings, warehouse_path=":memory:")):
+        outcome = dbtRunner().invoke(args)
+    if outcome.result is None or not hasattr(outcome.result, "results"):
+        raise DbtBuildError(f"dbt source freshness could not run: {outcome.exception}")
+    return [_freshness(result) for result in outcome.result.results]
+
+
+def check_freshness(settings: Settings) -> list[SourceFreshness]:
+    """Every checked source's freshness; raise StaleSourceError naming the stale ones."""
+    results = source_freshness(settings)
+    for entry in results:
+        if entry.status == "warn":
+            log.warning("source past its warn_after threshold: %s", entry.describe())
+    stale = [entry for entry in results if entry.is_stale]
+    if stale:
+        raise StaleSourceError(stale)
+    log.info("%d sources fresh", len(results))
+    return results
+
+
+def _freshness(result) -> SourceFreshness:
+    node = getattr(result, "node", None)
+    name = f"{node.source_name}.{node.name}" if node is not None else "?"
+    max_loaded_at = getattr(result, "max_loaded_at", None)
+    if max_loaded_at is not None and max_loaded_at.tzinfo is not None:
+        max_loaded_at = max_loaded_at.astimezone(UTC).replace(tzinfo=None)
+    age = getattr(result, "age", None)
+    return SourceFreshness(
+        source=name,
+        status=str(result.status),
+        max_loaded_at=max_loaded_at,
+        age_hours=round(age / 3600, 2) if age is not None else None,
+        message=result.message,
+    )
 
 
 def _node_results(result) -> list[dict]:

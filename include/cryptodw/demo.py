@@ -19,6 +19,7 @@ from datetime import date
 from include.cryptodw.airflow_local import init_airflow, run_dag
 from include.cryptodw.offline import prepare_offline_exchange
 from include.cryptodw.publish import connect_published
+from include.cryptodw.redaction import install_log_redaction
 from include.cryptodw.settings import DBT_PROJECT_DIR, Settings, load_settings
 from include.cryptodw.windows import Window
 
@@ -87,6 +88,8 @@ def print_summary(settings: Settings) -> None:
         f"  python -c \"import duckdb; duckdb.connect('{settings.published_path}', "
         "read_only=True).sql('from marts.prices_daily').show()\""
     )
+    print()
+    print_brief(settings, stress[0][0] if stress else None)
 
 
 def print_stress(
@@ -114,6 +117,18 @@ def print_stress(
     )
 
 
+def print_brief(settings: Settings, day: date | None) -> None:
+    """Where transform_warehouse's last task wrote the brief of the last day."""
+    from include.cryptodw.brief import brief_paths
+
+    if day is None:
+        print("Daily brief: none (the marts have no market-stress day)")
+        return
+    brief = brief_paths(settings, day)
+    print(f"Daily brief of {day}: {brief.markdown_path}")
+    print(f"  self-contained HTML: {brief.html_path} (another day: make brief DATE=YYYY-MM-DD)")
+
+
 def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value:+.1f} %"
 
@@ -128,6 +143,7 @@ def _usd(value: float | None) -> str:
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    install_log_redaction()
     run_demo(load_settings())
 
 

@@ -15,7 +15,8 @@ from datetime import UTC, date, datetime, timedelta
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from include.cryptodw.assets import KLINE_INTERVALS
+from include.cryptodw.assets import COLLECTOR_COVERAGE_GAPS, KLINE_INTERVALS
+from include.cryptodw.collector.coverage import read_coverage_gaps
 from include.cryptodw.lake.writer import SourcePayload, land_records, quarantine_records
 from include.cryptodw.offline import CLOCK_FILE
 from include.cryptodw.settings import Settings, load_settings
@@ -51,7 +52,12 @@ def make_transport(settings: Settings, venue: Venue) -> Transport:
     Live and simulated runs retain every page they get, so any run can be replayed.
     """
     if settings.source_mode == "live":
-        return HttpTransport(limiter=venue.rate_limit(), retain_dir=settings.replay_dir)
+        return HttpTransport(
+            limiter=venue.rate_limit(),
+            retain_dir=settings.replay_dir,
+            retry_on_body=venue.retry_on_body,
+            headers=settings.api_key_headers(venue.name),
+        )
     if settings.source_mode == "simulated":
         from include.cryptodw.offline import simulated_transport
 
@@ -84,6 +90,8 @@ def fetch_slice(
     """Fetch one dataset of a venue for `window`: per symbol, market-wide, or a snapshot."""
     if dataset == "liquidations":
         return venue.liquidations(settings.replay_dir, transport, window)
+    if dataset == COLLECTOR_COVERAGE_GAPS:
+        return read_coverage_gaps(settings.replay_dir, venue.name, window.start, window.end)
     if dataset == "instruments":
         return venue.instruments(transport)
     if symbol is None:
@@ -185,9 +193,10 @@ def plan_slices(
     """The slices a venue's landing tasks are mapped over, per dataset, each with its window.
 
     Liquidations are one market-wide slice and instruments one snapshot, not one per symbol.
+    A scheduled run also re-lands the lookback days before its interval (late data).
     """
-    window = resolve_window(params, interval_start, interval_end).as_dict()
     settings = settings or load_settings()
+    window = resolve_window(params, interval_start, interval_end, settings.lookback_days).as_dict()
     slices: dict[str, list[dict]] = {}
     for dataset in venues.venue(venue, settings.symbols).datasets:
         if dataset == "klines":

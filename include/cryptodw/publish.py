@@ -6,6 +6,10 @@ checkpointed, copied to a new snapshot file, checked, and renamed over the publi
 `os.replace` (blue/green). Readers that already hold the previous file keep reading it whole;
 new readers get the new one. A few previous snapshots are kept for rollback and for readers
 still holding them.
+
+With the lake on object storage (`CRYPTODW_LAKE_URI`), the published snapshot and every
+analyst-facing mart as parquet are also uploaded to `<lake>/published/` (layout and ordering in
+include/cryptodw/lake/published.py), after the local swap.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from pathlib import Path
 import duckdb
 
 from include.cryptodw.assets import ANALYTICS_MODELS, MART_MODELS
+from include.cryptodw.lake.published import upload_snapshot
 from include.cryptodw.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -59,6 +64,9 @@ def publish(settings: Settings, snapshot_id: str | None = None) -> Published:
     os.replace(link_tmp, settings.published_path)
     _prune(snapshots, keep=candidate)
     log.info("published %s (%s)", settings.published_path, mart_rows)
+    store = settings.published_store
+    if store is not None:
+        upload_snapshot(store, snapshot_id, candidate, _mart_tables(candidate), KEEP_SNAPSHOTS)
     return Published(settings.published_path, candidate, mart_rows)
 
 
@@ -87,6 +95,15 @@ def verify_snapshot(path: Path) -> dict[str, int]:
     if empty:
         raise PublishError(f"snapshot {path.name} has empty marts: {', '.join(empty)}")
     return counts
+
+
+def _mart_tables(snapshot: Path) -> dict:
+    """Every analyst-facing mart of a snapshot as an Arrow table (for the parquet upload)."""
+    with duckdb.connect(str(snapshot), read_only=True) as con:
+        return {
+            name: con.sql(f'select * from marts."{name}"').to_arrow_table()
+            for name in (*MART_MODELS, *ANALYTICS_MODELS)
+        }
 
 
 def _prune(snapshots: Path, keep: Path) -> None:

@@ -9,6 +9,7 @@ analysts keep reading the previous snapshot.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from pathlib import Path
 
 from include.cryptodw.dbt_runner import DOWNSTREAM_SELECTOR, STAGING_SELECTOR, run_dbt
@@ -20,9 +21,15 @@ log = logging.getLogger(__name__)
 
 
 def refresh_window(
-    params: dict | None, triggering_asset_events=None, interval=(None, None)
+    params: dict | None,
+    triggering_asset_events=None,
+    interval=(None, None),
+    lookback_days: int | None = None,
 ) -> Window:
-    """Explicit params first; else the union of windows the triggering raw assets announced."""
+    """The days a refresh rebuilds: explicit params, as given; else the union of the windows the
+    triggering raw assets announced, which already reach `lookback_days` back (a scheduled
+    landing re-lands them, late rows included); else the data interval's days extended back by
+    `lookback_days` (default: `settings.lookback_days`), as a landing would cover them."""
     if params and params.get("window_start") and params.get("window_end"):
         return resolve_window(params, None, None)
     extras = [
@@ -30,7 +37,11 @@ def refresh_window(
     ]
     if extras:
         return window_from_events(extras)
-    return resolve_window(None, *interval)
+    if lookback_days is None:
+        from include.cryptodw.settings import load_settings
+
+        lookback_days = load_settings().lookback_days
+    return resolve_window(None, *interval, lookback_days=lookback_days)
 
 
 def build_staging(settings: Settings, window: Window) -> int:
@@ -58,6 +69,15 @@ def generate_docs(settings: Settings) -> Path:
     return settings.dbt_docs_dir / "index.html"
 
 
+def write_brief(settings: Settings, window: Window) -> Path:
+    """The daily brief of the window's last day in the published marts (the refresh's last
+    step); returns the HTML report's path."""
+    from include.cryptodw.brief import write_brief as write
+
+    last_day = window.end - timedelta(days=1)
+    return write(settings, on_or_before=last_day).html_path
+
+
 def _safe_snapshot_id(run_id: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in run_id)[:80]
 
@@ -67,10 +87,11 @@ STEPS = {
     "validate_staging": lambda settings, window: validate_layer(settings, "staging", window),
     "build_marts": build_marts,
     "validate_marts": lambda settings, window: validate_layer(settings, "marts", window),
+    "write_brief": lambda settings, window: str(write_brief(settings, window)),
 }
 
 
-def run_step(step: str, window: dict) -> int:
+def run_step(step: str, window: dict) -> int | str:
     """Run one refresh step for a window given as `{"window_start", "window_end"}` (XCom)."""
     from include.cryptodw.settings import load_settings
 

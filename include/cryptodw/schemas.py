@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from include.cryptodw.assets import COLLECTOR_COVERAGE_GAPS
+
 TS = pa.timestamp("ms")
 
 KLINES = pa.schema(
@@ -73,6 +75,23 @@ LIQUIDATIONS = pa.schema(
     ]
 )
 
+# One row per (collector gap x UTC day it overlaps): the part of the gap inside that day. The
+# same for every venue (include/cryptodw/collector/coverage.py writes and reads the gaps).
+COVERAGE_GAPS = pa.schema(
+    [
+        pa.field("stream", pa.string(), nullable=False),  # the venue's liquidation stream
+        pa.field("gap_start", TS, nullable=False),  # the whole gap, as the collector recorded it
+        pa.field("gap_end", TS),  # NULL: still open when landed (the collector is down or away)
+        pa.field("uncovered_from", TS, nullable=False),  # this row's part of the gap, inside
+        pa.field("uncovered_until", TS, nullable=False),  # one UTC day and the landed window
+        pa.field("reason", pa.string(), nullable=False),  # collector.coverage.GAP_REASONS
+        pa.field("detail", pa.string()),
+        pa.field("collector", pa.string(), nullable=False),  # host:pid:start of the recorder
+        pa.field("recorded_at", TS, nullable=False),  # when the line used was written
+        pa.field("_source", pa.string(), nullable=False),
+    ]
+)
+
 QUARANTINE = pa.schema(
     [
         pa.field("venue", pa.string(), nullable=False),
@@ -89,4 +108,9 @@ RAW_DATASETS: dict[str, tuple[pa.Schema, str]] = {
     "open_interest": (OPEN_INTEREST, "snapshot_at"),
     "funding": (FUNDING, "funding_time"),
     "liquidations": (LIQUIDATIONS, "trade_time"),
+}
+
+# Raw datasets every venue lands besides its own (see `sources.venues`).
+COLLECTOR_DATASETS: dict[str, tuple[pa.Schema, str]] = {
+    COLLECTOR_COVERAGE_GAPS: (COVERAGE_GAPS, "uncovered_from"),
 }

@@ -1,20 +1,33 @@
 """The only place environment variables are read.
 
 Everything a run writes lives under one data directory, `CRYPTODW_DATA_DIR` (default `./data`
-relative to the repository). The other paths derive from it unless overridden.
+relative to the repository). The other paths derive from it unless overridden:
+`CRYPTODW_LAKE_URI=s3://bucket/prefix` moves the lake and a published copy of the warehouse to
+object storage (credentials from the standard AWS_* variables, read by botocore, not here).
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from include.cryptodw.assets import DEFAULT_SYMBOLS, VENUES
+from include.cryptodw.redaction import Secret
+
+if TYPE_CHECKING:
+    from include.cryptodw.lake.storage import LakePath
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 SOURCE_MODES = ("simulated", "live", "replay")
+DEFAULT_LOOKBACK_DAYS = 1
+# Optional API keys: every endpoint the pipeline calls is public, so none is needed. A key that
+# is set is sent in the venue's documented key header (never signed, never retained or logged).
+API_KEY_VARIABLES = {venue: f"CRYPTODW_{venue.upper()}_API_KEY" for venue in VENUES}
+API_KEY_HEADERS = {"binance": "X-MBX-APIKEY", "bybit": "X-BAPI-API-KEY", "okx": "OK-ACCESS-KEY"}
 
 
 @dataclass(frozen=True)
@@ -27,25 +40,55 @@ class Settings:
     source_mode: str
     symbols: tuple[str, ...]  # USD-M perpetual symbols to land, e.g. ("BTCUSDT", "ETHUSDT")
     venues: tuple[str, ...] = VENUES  # venues to land, e.g. ("binance", "bybit", "okx")
+    # venue -> configured API key; kept out of repr and comparisons
+    api_keys: Mapping[str, Secret] = field(default_factory=dict, repr=False, compare=False)
+    # Object storage for the lake and the published warehouse, e.g. "s3://bucket/cryptodw"
+    # (CRYPTODW_LAKE_URI); None keeps them under data_dir. See include/cryptodw/lake/storage.py.
+    lake_uri: str | None = None
+    # An S3-compatible store's endpoint (MinIO, moto) instead of AWS (CRYPTODW_S3_ENDPOINT_URL)
+    s3_endpoint_url: str | None = None
+    # UTC days before a scheduled run's data interval that the run covers again, so rows that
+    # land late are picked up (CRYPTODW_LOOKBACK_DAYS); explicit windows are taken as given
+    lookback_days: int = DEFAULT_LOOKBACK_DAYS
+
+    def api_key_headers(self, venue: str) -> dict[str, str]:
+        """The header carrying `venue`'s configured API key, or nothing."""
+        key = self.api_keys.get(venue)
+        return {API_KEY_HEADERS[venue]: key.reveal()} if key else {}
 
     @property
-    def lake_dir(self) -> Path:
-        """Raw layer: Hive-partitioned parquet, one directory per venue and dataset."""
+    def lake_dir(self) -> LakePath:
+        """Raw layer: Hive-partitioned parquet, one directory per venue and dataset.
+
+        `<data_dir>/lake`, or `lake_uri` (then an `s3://` path when it names a bucket).
+        """
+        if self.lake_uri:
+            from include.cryptodw.lake.storage import lake_root
+
+            return lake_root(self.lake_uri, self.s3_endpoint_url)
         return self.data_dir / "lake"
 
     @property
-    def raw_dir(self) -> Path:
+    def raw_dir(self) -> LakePath:
         return self.lake_dir / "raw"
 
     @property
-    def quarantine_dir(self) -> Path:
+    def quarantine_dir(self) -> LakePath:
         """Rejected input rows with their reason; never silently dropped."""
         return self.lake_dir / "quarantine"
 
     @property
-    def manifest_dir(self) -> Path:
+    def manifest_dir(self) -> LakePath:
         """One JSON manifest per landed file: source, fetch time, payload hash, rows."""
         return self.lake_dir / "manifests"
+
+    @property
+    def published_store(self) -> LakePath | None:
+        """Where publishing also uploads the snapshot and the marts: `<lake_uri>/published`.
+
+        None when `lake_uri` is unset (the published snapshot is then only the local file).
+        """
+        return self.lake_dir / "published" if self.lake_uri else None
 
     @property
     def replay_dir(self) -> Path:
@@ -84,6 +127,11 @@ class Settings:
         return self.data_dir / "dbt" / "logs"
 
     @property
+    def briefs_dir(self) -> Path:
+        """The daily briefs, one directory per UTC day: Markdown, self-contained HTML, charts."""
+        return self.data_dir / "briefs"
+
+    @property
     def reports_dir(self) -> Path:
         return self.data_dir / "reports"
 
@@ -99,7 +147,48 @@ def load_settings() -> Settings:
     unknown = sorted(set(venues) - set(VENUES))
     if unknown:
         raise ValueError(f"CRYPTODW_VENUES names unknown venues {unknown}; known: {VENUES}")
-    return Settings(data_dir=data_dir, source_mode=source_mode, symbols=symbols, venues=venues)
+    return Settings(
+        data_dir=data_dir,
+        source_mode=source_mode,
+        symbols=symbols,
+        venues=venues,
+        api_keys=load_api_keys(),
+        lake_uri=_lake_uri(os.environ.get("CRYPTODW_LAKE_URI", "").strip()),
+        s3_endpoint_url=os.environ.get("CRYPTODW_S3_ENDPOINT_URL", "").strip() or None,
+        lookback_days=_lookback_days(
+            os.environ.get("CRYPTODW_LOOKBACK_DAYS", str(DEFAULT_LOOKBACK_DAYS))
+        ),
+    )
+
+
+def _lake_uri(value: str) -> str | None:
+    if not value:
+        return None
+    from include.cryptodw.lake.storage import validate_lake_uri
+
+    return validate_lake_uri(value)
+
+
+def _lookback_days(value: str) -> int:
+    if not value.strip().isdigit():
+        raise ValueError(f"CRYPTODW_LOOKBACK_DAYS must be a whole number of days, not {value!r}")
+    return int(value)
+
+
+def shared_dir() -> Path:
+    """The shared reference folder (real-data samples, seed report): CRYPTODW_SHARED_DIR, else
+    `shared/` next to the repository."""
+    return Path(os.environ.get("CRYPTODW_SHARED_DIR", REPO_ROOT.parent / "shared")).resolve()
+
+
+def load_api_keys() -> dict[str, Secret]:
+    """The venues' API keys set in the environment (`API_KEY_VARIABLES`); blank means unset."""
+    keys = {}
+    for venue, variable in API_KEY_VARIABLES.items():
+        value = os.environ.get(variable, "").strip()
+        if value:
+            keys[venue] = Secret(value)
+    return keys
 
 
 def _csv(value: str, normalize) -> tuple[str, ...]:

@@ -11,7 +11,7 @@ import pytest
 from include.cryptodw.airflow_local import dag_file_of
 
 DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
-DAG_ID_PREFIXES = ("ingest_", "transform_", "validate_", "maintain_")
+DAG_ID_PREFIXES = ("ingest_", "transform_", "validate_", "maintain_", "monitor_")
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,11 @@ def test_no_import_errors(dag_bag):
     from include.cryptodw.assets import VENUES
 
     assert dag_bag.import_errors == {}
-    assert set(dag_bag.dag_ids) == {f"ingest_{v}" for v in VENUES} | {"transform_warehouse"}
+    assert set(dag_bag.dag_ids) == (
+        {f"ingest_{v}" for v in VENUES}
+        | {f"ingest_{v}_hourly" for v in VENUES}
+        | {"transform_warehouse", "monitor_freshness"}
+    )
 
 
 def test_dags_follow_house_rules(dag_bag):
@@ -65,6 +69,8 @@ def test_transform_structure_gates_each_layer_before_publishing(dag_bag):
     assert downstream["dbt_build_marts"] == ["validate_marts"]
     assert downstream["validate_marts"] == ["publish_warehouse"]
     assert downstream["publish_warehouse"] == ["generate_docs"]
+    assert downstream["generate_docs"] == ["write_brief"]
+    assert downstream["write_brief"] == []  # the brief reads the published snapshot, last
     writers = [
         t for t in dag.tasks if t.task_id.startswith(("dbt_", "validate_", "publish_", "generate_"))
     ]
@@ -75,12 +81,49 @@ def test_ingest_maps_landing_over_slices_in_the_venues_pool(dag_bag):
     from include.cryptodw.airflow_local import POOLS
     from include.cryptodw.assets import VENUE_DATASETS, VENUES
 
+    archive_backed = {"klines", "instruments"}
     for venue in VENUES:
-        dag = dag_bag.dags[f"ingest_{venue}"]
-        land_tasks = {t.task_id for t in dag.tasks if t.task_id.startswith("land_")}
-        assert land_tasks == {f"land_{d}" for d in VENUE_DATASETS[venue]}
-        assert all(dag.get_task(t).is_mapped for t in land_tasks)
-        assert {t.pool for t in dag.tasks} == {f"{venue}_api"} and f"{venue}_api" in POOLS
+        daily, hourly = dag_bag.dags[f"ingest_{venue}"], dag_bag.dags[f"ingest_{venue}_hourly"]
+        assert _land_tasks(daily) == {f"land_{d}" for d in VENUE_DATASETS[venue]}
+        assert _land_tasks(hourly) == {
+            f"land_{d}" for d in VENUE_DATASETS[venue] if d not in archive_backed
+        }
+        assert {"land_open_interest", "land_funding", "land_liquidations"} <= _land_tasks(hourly)
+        for dag in (daily, hourly):
+            assert all(dag.get_task(t).is_mapped for t in _land_tasks(dag))
+            assert {t.pool for t in dag.tasks} == {f"{venue}_api"} and f"{venue}_api" in POOLS
+
+
+def _land_tasks(dag) -> set[str]:
+    return {t.task_id for t in dag.tasks if t.task_id.startswith("land_")}
+
+
+def test_ingest_schedules_follow_the_data(dag_bag):
+    """Daily runs cover the UTC day that just ended and announce it (the warehouse is built
+    from complete days); hourly runs keep today current, announce nothing, and give up
+    before the next hour's run is due."""
+    from include.cryptodw.assets import VENUES
+
+    for venue in VENUES:
+        daily, hourly = dag_bag.dags[f"ingest_{venue}"], dag_bag.dags[f"ingest_{venue}_hourly"]
+        assert (daily.timetable.__class__.__name__, daily.timetable.expression) == (
+            "CronDataIntervalTimetable",
+            "0 0 * * *",
+        )
+        assert (hourly.timetable.__class__.__name__, hourly.timetable.expression) == (
+            "CronDataIntervalTimetable",
+            "0 * * * *",
+        )
+        assert all(t.outlets for t in daily.tasks if t.task_id.startswith("land_"))
+        assert not any(t.outlets for t in hourly.tasks)
+        assert hourly.dagrun_timeout.total_seconds() < 3600
+
+
+def test_freshness_monitor_checks_the_lake_hourly(dag_bag):
+    dag = dag_bag.dags["monitor_freshness"]
+    assert dag.timetable.expression == "0 * * * *"
+    assert [t.task_id for t in dag.tasks] == ["check_source_freshness"]
+    assert {t.pool for t in dag.tasks} == {"default_pool"}  # reads the lake, not the warehouse
 
 
 @pytest.mark.parametrize("dag_file", sorted(DAGS_DIR.glob("*.py")), ids=lambda p: p.name)

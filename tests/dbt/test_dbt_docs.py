@@ -38,10 +38,19 @@ OPEN_INTEREST_MEASURES = [
 ]
 PERIOD = ["days_in_period", "days_with_data", "is_complete_period"]
 GRAIN = ["exchange_id", "base_asset"]
+COVERAGE = ["captured_seconds", "capture_coverage_pct", "has_capture_gap"]
+TRAILING = [
+    *(f"{side}_liquidations_{horizon}_usd" for horizon in ("24h", "7d", "30d")
+      for side in ("long", "short")),
+    "capture_coverage_7d_pct",
+    "capture_coverage_30d_pct",
+]  # fmt: skip
+LIQUIDATIONS = [*LIQUIDATION_MEASURES, *COVERAGE]
 MART_COLUMNS = {
-    "liquidations_daily": ["liquidation_date", *GRAIN, *LIQUIDATION_MEASURES],
-    "liquidations_weekly": ["week_start_date", *GRAIN, *LIQUIDATION_MEASURES, *PERIOD],
-    "liquidations_monthly": ["month_start_date", *GRAIN, *LIQUIDATION_MEASURES, *PERIOD],
+    "liquidations_hourly": ["hour_start_at", "liquidation_date", *GRAIN, *LIQUIDATIONS],
+    "liquidations_daily": ["liquidation_date", *GRAIN, *LIQUIDATIONS, *TRAILING],
+    "liquidations_weekly": ["week_start_date", *GRAIN, *LIQUIDATIONS, *PERIOD],
+    "liquidations_monthly": ["month_start_date", *GRAIN, *LIQUIDATIONS, *PERIOD],
     "open_interest_daily": ["snapshot_date", *GRAIN, *OPEN_INTEREST_MEASURES],
     "open_interest_weekly": ["week_start_date", *GRAIN, *OPEN_INTEREST_MEASURES, *PERIOD],
     "open_interest_monthly": ["month_start_date", *GRAIN, *OPEN_INTEREST_MEASURES, *PERIOD],
@@ -138,6 +147,7 @@ def test_every_source_column_is_typed_and_described(manifest):
         "liquidations",
         "instruments",
         "manifests",
+        "collector_coverage_gaps",
     }
     problems = [
         f"{source['name']}.{column}"

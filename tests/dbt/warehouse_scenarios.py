@@ -73,7 +73,7 @@ def query(path: Path, sql: str) -> Rows:
 
 def take_snapshot(settings: Settings) -> Snapshot:
     marts = {
-        name: query(settings.warehouse_path, f"select * from marts.{name} order by 1, 2, 3")
+        name: query(settings.warehouse_path, f"select * from marts.{name} order by all")
         for name in MART_MODELS
     }
     fact_rows = {}

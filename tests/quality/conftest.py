@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from include.cryptodw.schemas import RAW_DATASETS
+from include.cryptodw.sources.venues import raw_datasets
 from include.cryptodw.windows import Window
 
 WINDOW = Window(date(2024, 1, 30), date(2024, 2, 2))
@@ -113,6 +113,54 @@ def raw_liquidations() -> list[dict]:
         for symbol in SYMBOLS
         for day in WINDOW.days
         for hour, side in ((3, "SELL"), (15, "BUY"))
+    ]
+
+
+def raw_coverage_gaps() -> list[dict]:
+    """A 90-minute reconnect across the first midnight (cut in two parts) and a shutdown gap
+    still open on the last day (it runs to the window's end)."""
+    first_midnight = _midnight(WINDOW.days[1])
+    gap = {
+        "stream": "forceOrder",
+        "gap_start": first_midnight - timedelta(minutes=30),
+        "gap_end": first_midnight + timedelta(hours=1),
+        "reason": "connection_lost",
+        "detail": "no close frame (1006)",
+        "collector": "host:1:1706572800000",
+        "recorded_at": first_midnight + timedelta(hours=1),
+        "_source": "ws/binance/_coverage/2024-01-31.jsonl",
+    }
+    shutdown_at = _midnight(WINDOW.days[-1]) + timedelta(hours=20)
+    return [
+        {**gap, "uncovered_from": gap["gap_start"], "uncovered_until": first_midnight},
+        {**gap, "uncovered_from": first_midnight, "uncovered_until": gap["gap_end"]},
+        {**gap, "gap_start": shutdown_at, "gap_end": None, "reason": "shutdown",
+         "detail": "collector stopped", "recorded_at": shutdown_at,
+         "uncovered_from": shutdown_at, "uncovered_until": _midnight(WINDOW.end),
+         "_source": "ws/binance/_coverage/2024-02-01.jsonl"},
+    ]  # fmt: skip
+
+
+def stg_coverage_gaps() -> list[dict]:
+    return [
+        {
+            "coverage_gap_id": f"gap-{index}",
+            "exchange_id": "binance",
+            "stream": row["stream"],
+            "collector_id": row["collector"],
+            "gap_reason": row["reason"],
+            "gap_detail": row["detail"],
+            "uncovered_seconds": (row["uncovered_until"] - row["uncovered_from"]).total_seconds(),
+            "is_open_gap": row["gap_end"] is None,
+            "gap_started_at": row["gap_start"],
+            "gap_ended_at": row["gap_end"],
+            "uncovered_start_at": row["uncovered_from"],
+            "uncovered_end_at": row["uncovered_until"],
+            "recorded_at": row["recorded_at"],
+            "_partition_date": pd.Timestamp(row["uncovered_from"].date()),
+            "_source": row["_source"],
+        }
+        for index, row in enumerate(raw_coverage_gaps())
     ]
 
 
@@ -245,6 +293,17 @@ LIQUIDATION_MEASURES = {
     "largest_liquidation_usd": 800.0,
     "is_sampled_feed": True,
 }
+FULL_DAY = {"captured_seconds": 86_400.0, "capture_coverage_pct": 100.0, "has_capture_gap": False}
+TRAILING = {
+    "long_liquidations_24h_usd": 1_000.0,
+    "short_liquidations_24h_usd": 500.0,
+    "long_liquidations_7d_usd": 3_000.0,
+    "short_liquidations_7d_usd": 1_500.0,
+    "long_liquidations_30d_usd": 3_000.0,
+    "short_liquidations_30d_usd": 1_500.0,
+    "capture_coverage_7d_pct": 300 / 7,
+    "capture_coverage_30d_pct": 10.0,
+}
 
 
 def _open_interest_measures() -> dict:
@@ -277,16 +336,61 @@ WEEKS = [(date(2024, 1, 29), 7, 3, False)]
 MONTHS = [(date(2024, 1, 1), 31, 2, True), (date(2024, 2, 1), 29, 1, False)]
 
 
+def liquidations_hourly() -> list[dict]:
+    """Two hours of each window day; the second hour of the last day fell into a gap."""
+    rows = []
+    for day in WINDOW.days:
+        for hour in range(2):
+            gap = (day, hour) == (WINDOW.days[-1], 1)
+            hour_measures = {
+                **LIQUIDATION_MEASURES,
+                **({column: None for column in LIQUIDATION_MEASURES} if gap else {}),
+                "is_sampled_feed": True,
+                "captured_seconds": 0.0 if gap else 3_600.0,
+                "capture_coverage_pct": 0.0 if gap else 100.0,
+                "has_capture_gap": gap,
+            }
+            for asset in ASSETS:
+                rows.append(
+                    {
+                        "hour_start_at": _midnight(day) + timedelta(hours=hour),
+                        "liquidation_date": pd.Timestamp(day),
+                        "exchange_id": "binance",
+                        "base_asset": asset,
+                        **hour_measures,
+                    }
+                )
+    return rows
+
+
 def liquidations_daily() -> list[dict]:
-    return [{**row, **LIQUIDATION_MEASURES} for row in _daily_grain("liquidation_date")]
+    return [
+        {**row, **LIQUIDATION_MEASURES, **FULL_DAY, **TRAILING}
+        for row in _daily_grain("liquidation_date")
+    ]
+
+
+def _period_coverage(row: dict) -> dict:
+    seconds = row["days_with_data"] * 86_400.0
+    return {
+        "captured_seconds": seconds,
+        "capture_coverage_pct": seconds / (row["days_in_period"] * 864.0),
+        "has_capture_gap": False,
+    }
 
 
 def liquidations_weekly() -> list[dict]:
-    return [{**row, **LIQUIDATION_MEASURES} for row in _periods("week_start_date", WEEKS)]
+    return [
+        {**row, **LIQUIDATION_MEASURES, **_period_coverage(row)}
+        for row in _periods("week_start_date", WEEKS)
+    ]
 
 
 def liquidations_monthly() -> list[dict]:
-    return [{**row, **LIQUIDATION_MEASURES} for row in _periods("month_start_date", MONTHS)]
+    return [
+        {**row, **LIQUIDATION_MEASURES, **_period_coverage(row)}
+        for row in _periods("month_start_date", MONTHS)
+    ]
 
 
 def open_interest_daily() -> list[dict]:
@@ -454,11 +558,14 @@ GOOD_ROWS: dict[str, Callable[[], list[dict]]] = {
     "raw_binance__open_interest": raw_open_interest,
     "raw_binance__funding": raw_funding,
     "raw_binance__liquidations": raw_liquidations,
+    "raw_binance__collector_coverage_gaps": raw_coverage_gaps,
     "stg_binance__liquidations": stg_liquidations,
+    "stg_binance__collector_coverage_gaps": stg_coverage_gaps,
     "stg_binance__open_interest": stg_open_interest,
     "stg_binance__funding": stg_funding,
     "stg_binance__klines": stg_klines,
     "stg_landing__manifests": stg_manifests,
+    "liquidations_hourly": liquidations_hourly,
     "liquidations_daily": liquidations_daily,
     "liquidations_weekly": liquidations_weekly,
     "liquidations_monthly": liquidations_monthly,
@@ -477,8 +584,8 @@ GOOD_ROWS: dict[str, Callable[[], list[dict]]] = {
 
 def raw_table(suite_name: str, rows: list[dict]) -> pa.Table:
     """Rows of a raw suite as a table typed by the dataset's pyarrow schema."""
-    dataset = suite_name.split("__", 1)[1]
-    return pa.Table.from_pylist(rows, schema=RAW_DATASETS[dataset][0])
+    venue, dataset = suite_name.removeprefix("raw_").split("__", 1)
+    return pa.Table.from_pylist(rows, schema=raw_datasets(venue)[dataset][0])
 
 
 def _rows_of(suite_name: str) -> list[dict]:

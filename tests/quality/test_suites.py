@@ -29,6 +29,7 @@ BETWEEN = "expect_column_values_to_be_between"
 IN_SET = "expect_column_values_to_be_in_set"
 UNIQUE = "expect_compound_columns_to_be_unique"
 CONTAINS = "expect_column_distinct_values_to_contain_set"
+NOT_NULL = "expect_column_values_to_not_be_null"
 
 
 @dataclass(frozen=True)
@@ -150,7 +151,58 @@ def week_smaller_than_day(rows: list[dict]) -> None:
     rows[0]["btc_long_liquidations_7d_usd"] = 1.0
 
 
+def gap_part_past_midnight(rows: list[dict]) -> None:
+    rows[0]["uncovered_until"] = rows[1]["uncovered_until"]
+
+
+def unknown_gap_reason(rows: list[dict]) -> None:
+    rows[0]["gap_reason"] = "crash"
+
+
+def captured_hour_without_figures(rows: list[dict]) -> None:
+    rows[0]["total_liquidations_usd"] = None
+
+
+def uncaptured_hour_not_flagged(rows: list[dict]) -> None:
+    (gap,) = [row for row in rows if row["captured_seconds"] == 0][:1]
+    gap["has_capture_gap"] = False
+
+
+def week_smaller_than_its_last_day(rows: list[dict]) -> None:
+    rows[0]["long_liquidations_7d_usd"] = 10.0
+
+
 BROKEN = [
+    Broken(
+        "raw_binance__collector_coverage_gaps",
+        gap_part_past_midnight,
+        {(IN_SET, "_dq_part_crosses_midnight")},
+        "1 of 3",
+    ),
+    Broken(
+        "stg_binance__collector_coverage_gaps",
+        unknown_gap_reason,
+        {(IN_SET, "gap_reason")},
+        "1 of 3",
+    ),
+    Broken(
+        "liquidations_hourly",
+        captured_hour_without_figures,
+        {(NOT_NULL, "total_liquidations_usd")},
+        "1 of",
+    ),
+    Broken(
+        "liquidations_hourly",
+        uncaptured_hour_not_flagged,
+        {(IN_SET, "_dq_gap_flag_mismatch")},
+        "1 of 12",
+    ),
+    Broken(
+        "liquidations_daily",
+        week_smaller_than_its_last_day,
+        {(IN_SET, "_dq_trailing_windows_out_of_order")},
+        "1 of 6",
+    ),
     Broken("raw_binance__klines", close_above_high, {(PAIR, "high_price, close_price")}, "1 of 10"),
     Broken(
         "raw_binance__klines",
@@ -285,6 +337,7 @@ def test_the_suites_cover_every_dataset_and_mart(monkeypatch):
         "raw_binance__open_interest",
         "raw_binance__funding",
         "raw_binance__liquidations",
+        "raw_binance__collector_coverage_gaps",
     }
     covered = {case.suite for case in BROKEN}
     assert covered == {_case_suite(name) for name in ALL_SUITES}, "every suite needs a failing case"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -20,11 +20,12 @@ import pyarrow.compute as pc
 import pytest
 
 from include.cryptodw import assets
-from include.cryptodw.assets import KLINE_INTERVALS, VENUE_DATASETS
+from include.cryptodw.assets import COLLECTOR_COVERAGE_GAPS, KLINE_INTERVALS, VENUE_DATASETS
+from include.cryptodw.collector.coverage import Coverage, read_coverage_gaps
 from include.cryptodw.quality import DataQualityError, validate_raw_table
 from include.cryptodw.quality.suites import MissingSuiteError, suite_names, suite_spec
 from include.cryptodw.simulator import simulate, simulated_exchange
-from include.cryptodw.sources import bybit, venues
+from include.cryptodw.sources import bybit, okx, venues
 from include.cryptodw.windows import Window
 
 START, END = date(2026, 1, 30), date(2026, 2, 1)
@@ -50,8 +51,22 @@ def snapshot_window(table: pa.Table) -> Window:
     return Window(day, day + timedelta(days=1))
 
 
+def record_collector_gaps(replay: Path, venue: str) -> None:
+    """What the collector records with a first start an hour into the window and a reconnect
+    across the first midnight (written with its own coverage writer)."""
+    stream = {"bybit": bybit.LIQUIDATION_STREAM, "okx": okx.LIQUIDATION_STREAM}[venue]
+    coverage = Coverage(replay, venue, stream, "test:1")
+    first_hour = int(_midnight(START).replace(tzinfo=UTC).timestamp() * 1000) + 3_600_000
+    coverage.resume(first_hour)
+    coverage.close_gap(first_hour + 10_000)
+    coverage.open_gap(first_hour + 22 * 3_600_000 + 50 * 60_000, "connection_lost", "1006")
+    coverage.close_gap(first_hour + 23 * 3_600_000 + 20 * 60_000)
+
+
 def _fetch(venue: venues.Venue, dataset: str, api, replay: Path) -> tuple[pa.Table, Window]:
     """One dataset of the window as the landing path fetches it, all slices in one table."""
+    if dataset == COLLECTOR_COVERAGE_GAPS:
+        return read_coverage_gaps(replay, venue.name, START, END).table, WINDOW
     if dataset == "liquidations":
         return venue.liquidations(replay, api, WINDOW).table, WINDOW
     if dataset == "instruments":
@@ -73,6 +88,8 @@ def landed(tmp_path_factory) -> Landed:
     replay, truth = root / "replay", root / "truth"
     simulate("crash", START, END, replay_root=replay, truth_root=truth, symbols=SYMBOLS,
              seed=11, venues=NEW_VENUES)  # fmt: skip
+    for name in NEW_VENUES:
+        record_collector_gaps(replay, name)
     api = simulated_exchange(truth, replay)
     return {
         (name, dataset): _fetch(venues.venue(name, SYMBOLS), dataset, api, replay)
@@ -140,6 +157,7 @@ def test_the_landing_path_gates_and_writes_every_dataset(data_dir, monkeypatch, 
     settings = load_settings()
     simulate("crash", START, END, replay_root=settings.replay_dir,
              truth_root=data_dir / "truth", symbols=SYMBOLS, seed=11, venues=(venue,))  # fmt: skip
+    record_collector_gaps(settings.replay_dir, venue)
     api = simulated_exchange(data_dir / "truth", settings.replay_dir)
     slices = pipeline.plan_slices(venue, WINDOW.as_dict(), None, None, settings)
 
@@ -264,7 +282,22 @@ def zero_contract_value(rows: list[dict]) -> None:
     rows[0]["ct_val"] = 0.0
 
 
+def unknown_gap_reason(rows: list[dict]) -> None:
+    rows[0]["reason"] = "crash"
+
+
+def gap_ending_before_it_starts(rows: list[dict]) -> None:
+    rows[-1]["gap_end"] = rows[-1]["gap_start"] - timedelta(seconds=1)
+
+
 FAULTS = [
+    Fault("bybit", COLLECTOR_COVERAGE_GAPS, unknown_gap_reason, {(IN_SET, "reason"): one}),
+    Fault(
+        "okx",
+        COLLECTOR_COVERAGE_GAPS,
+        gap_ending_before_it_starts,
+        {("expect_column_pair_values_a_to_be_greater_than_b", "gap_end, gap_start"): one},
+    ),
     Fault("bybit", "klines", null_close_price, {(NOT_NULL, "close_price"): one}),
     Fault(
         "okx",
@@ -374,7 +407,7 @@ def test_raw_suites_are_listed_for_every_wired_venue(monkeypatch):
     names = suite_names("raw")
 
     assert names == [f"raw_{v}__{d}" for v in assets.VENUES for d in VENUE_DATASETS[v]]
-    assert len(names) == 4 + 5 + 5
+    assert len(names) == 5 + 6 + 6
     for name in names:
         assert suite_spec(name).suite(WINDOW).name == name
     staging = suite_names("staging")

@@ -173,10 +173,14 @@ def validate_warehouse_layer(
         raise ValueError(f"layer must be one of {sorted(LAYER_SCHEMAS)}, not {layer!r}")
     import duckdb
 
+    from include.cryptodw.lake.storage import register_lake_filesystem
+    from include.cryptodw.settings import load_settings
+
     schema = LAYER_SCHEMAS[layer]
     window = _window(window_start, window_end)
     summaries: list[ValidationSummary] = []
     with duckdb.connect(str(duckdb_path), read_only=True) as con:
+        register_lake_filesystem(con, load_settings())  # staging views read the lake (maybe S3)
         relations = _relations(con, schema)
         gaps = _missing_relations(layer, relations, duckdb_path)
         for name in relations:

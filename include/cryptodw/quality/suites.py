@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from include.cryptodw import assets
-from include.cryptodw.assets import KLINE_INTERVALS, RawDataset
+from include.cryptodw.assets import COLLECTOR_COVERAGE_GAPS, KLINE_INTERVALS, RawDataset
 from include.cryptodw.sources.venues import raw_datasets
 from include.cryptodw.windows import Window
 
@@ -595,6 +595,43 @@ def _okx_liquidations(window: Window) -> list[Expectation]:
     ]
 
 
+# ------------------------------------------------- the liquidation collector (every venue)
+
+# Why the collector was not capturing (collector.coverage.GAP_REASONS, written out here).
+GAP_REASONS = (
+    "process_start", "unclean_stop", "connect_error", "server_close", "connection_lost",
+    "ping_timeout", "subscribe_error", "max_age", "shutdown",
+)  # fmt: skip
+DAY_MS = 86_400_000
+
+
+def _coverage_gaps(window: Window) -> list[Expectation]:
+    """Collector gaps cut into day parts: each part inside one UTC day of the window."""
+    return [
+        _unique(["stream", "gap_start", "uncovered_from"]),
+        _in_set("reason", GAP_REASONS),
+        _in_window("uncovered_from", window),
+        _between("uncovered_until", _midnight(window.start), _midnight(window.end)),
+        *_at_least([("uncovered_until", "uncovered_from")], strict=True),
+        *_at_least([("gap_end", "gap_start")]),
+        # a part never crosses midnight (it would land in the wrong day partition)
+        _in_set("_dq_part_crosses_midnight", [0]),
+    ]
+
+
+def _part_crosses_midnight(df: pd.DataFrame) -> pd.Series:
+    """1 where a gap part ends after the midnight that follows its start, else 0."""
+    start, end = _epoch_ms(df["uncovered_from"]), _epoch_ms(df["uncovered_until"])
+    return (end > start - start % DAY_MS + DAY_MS).astype("int64")
+
+
+_COVERAGE_GAP_RULES = RawRules(
+    _coverage_gaps,
+    ("stream", "gap_start", "uncovered_from"),
+    {"_dq_part_crosses_midnight": _part_crosses_midnight},
+)
+
+
 # ------------------------------------------------------------------------------ registry
 
 
@@ -613,6 +650,7 @@ _RAW_RULES: dict[str, dict[str, RawRules]] = {
         ),
         "funding": RawRules(_binance_funding, ("symbol", "funding_time"), _per_day("funding_time")),
         "liquidations": RawRules(_binance_liquidations, ("symbol", "trade_time", "order_side")),
+        COLLECTOR_COVERAGE_GAPS: _COVERAGE_GAP_RULES,
     },
     "bybit": {
         "klines": RawRules(_bybit_klines, ("symbol", "interval", "open_time"), _KLINE_OFFSET),
@@ -624,6 +662,7 @@ _RAW_RULES: dict[str, dict[str, RawRules]] = {
         "funding": RawRules(_bybit_funding, ("symbol", "funding_time"), _per_day("funding_time")),
         "instruments": RawRules(_bybit_instruments, ("symbol",)),
         "liquidations": RawRules(_bybit_liquidations, ("symbol", "trade_time", "side")),
+        COLLECTOR_COVERAGE_GAPS: _COVERAGE_GAP_RULES,
     },
     "okx": {
         "klines": RawRules(_okx_klines, ("inst_id", "interval", "open_time"), _KLINE_OFFSET),
@@ -637,6 +676,7 @@ _RAW_RULES: dict[str, dict[str, RawRules]] = {
         ),
         "instruments": RawRules(_okx_instruments, ("inst_id",)),
         "liquidations": RawRules(_okx_liquidations, ("inst_family", "trade_time", "side")),
+        COLLECTOR_COVERAGE_GAPS: _COVERAGE_GAP_RULES,
     },
 }
 
@@ -791,12 +831,51 @@ def stg_landing_manifests_suite(window: Window | None = None) -> ExpectationSuit
     )
 
 
+def stg_collector_coverage_gaps_suite(venue: str, window: Window | None = None) -> ExpectationSuite:
+    """`stg_<venue>__collector_coverage_gaps`: one row per collector gap x UTC day part."""
+    required = [
+        "coverage_gap_id", "exchange_id", "stream", "collector_id", "gap_reason",
+        "uncovered_seconds", "is_open_gap", "gap_started_at", "uncovered_start_at",
+        "uncovered_end_at", "recorded_at", STAGING_TIME_COLUMN,
+    ]  # fmt: skip
+    return _suite(
+        f"stg_{venue}__{COLLECTOR_COVERAGE_GAPS}",
+        [
+            *_columns_exist([*required, "gap_detail", "gap_ended_at", "_source"], ordered=False),
+            *_not_null(required),
+            _unique(["coverage_gap_id"]),
+            _in_set("exchange_id", [venue]),
+            _in_set("gap_reason", GAP_REASONS),
+            *_positive(["uncovered_seconds"]),
+            _between("uncovered_seconds", 0, DAY_MS / 1000),
+            *_at_least([("uncovered_end_at", "uncovered_start_at")], strict=True),
+            *_at_least([("gap_ended_at", "gap_started_at")]),
+            _in_set("_dq_start_day_offset_days", [0]),
+        ],
+    )
+
+
+def _start_day_offset_days(df: pd.DataFrame) -> pd.Series:
+    """Days between a gap part's start and its partition date (0: in its own day)."""
+    start = pd.to_datetime(df["uncovered_start_at"]).dt.floor("D")
+    return ((start - pd.to_datetime(df[STAGING_TIME_COLUMN])) / pd.Timedelta(days=1)).astype(
+        "float64"
+    )
+
+
 _STAGING_SPECS: dict[str, tuple[Callable[..., ExpectationSuite], tuple[str, ...]]] = {
     "liquidations": (stg_liquidations_suite, ("symbol", "liquidated_at")),
     "open_interest": (stg_open_interest_suite, ("symbol", "snapshot_at")),
     "funding": (stg_funding_suite, ("symbol", "funding_at")),
     "klines": (stg_klines_suite, ("symbol", "kline_interval", "candle_open_at")),
     "instruments": (stg_instruments_suite, ("venue_instrument_id", "snapshot_at")),
+    COLLECTOR_COVERAGE_GAPS: (
+        stg_collector_coverage_gaps_suite,
+        ("stream", "gap_started_at", "uncovered_start_at"),
+    ),
+}
+_STAGING_DERIVED: dict[str, Mapping[str, Derivation]] = {
+    COLLECTOR_COVERAGE_GAPS: {"_dq_start_day_offset_days": _start_day_offset_days},
 }
 
 
@@ -807,6 +886,7 @@ def _staging_spec(venue: str, dataset: str) -> SuiteSpec:
         build=functools.partial(build, venue),
         time_column=STAGING_TIME_COLUMN,
         key_columns=keys,
+        derived=_STAGING_DERIVED.get(dataset, {}),
     )
 
 
@@ -886,19 +966,69 @@ def _period_derived(date_column: str, period: str) -> dict[str, Derivation]:
     }
 
 
+# Seconds in one period of each grain; weeks and months have `days_in_period` days.
+PERIOD_SECONDS = {"hour": 3_600, "day": 86_400}
+LIQUIDATION_COVERAGE = ("captured_seconds", "capture_coverage_pct", "has_capture_gap")
+TRAILING_LIQUIDATIONS = tuple(
+    f"{side}_liquidations_{horizon}_usd" for horizon in ("24h", "7d", "30d")
+    for side in ("long", "short")
+)  # fmt: skip
+TRAILING_COVERAGE = ("capture_coverage_7d_pct", "capture_coverage_30d_pct")
+
+
+def _liquidation_checks(period: str) -> list[Expectation]:
+    """Measure and capture-coverage rules every liquidation mart shares.
+
+    Measures are NULL only for a period without a second of capture (never a silent zero).
+    """
+    measures = [*LIQUIDATION_USD, *LIQUIDATION_COIN, *LIQUIDATION_COUNTS]
+    checks = [
+        *_not_null(measures, where="captured_seconds > 0"),
+        *_not_null(["is_sampled_feed", *LIQUIDATION_COVERAGE]),
+        *_non_negative([*measures, "largest_liquidation_usd", "captured_seconds"]),
+        _between("_dq_usd_sides_vs_total", 0, SUM_RELATIVE_TOLERANCE),
+        _in_set("_dq_count_sides_minus_total", [0]),
+        *_at_least([("total_liquidations_usd", "largest_liquidation_usd")]),
+        _between("capture_coverage_pct", 0, 100),
+        _between("_dq_coverage_pct_error", 0, 1e-9),
+    ]
+    if period in PERIOD_SECONDS:  # a gap flag of an hour or day is exactly "not all captured"
+        checks.append(_in_set("_dq_gap_flag_mismatch", [0]))
+    return checks
+
+
+def liquidations_hourly_suite(window: Window | None = None) -> ExpectationSuite:
+    """`liquidations_hourly`: exchange x base asset x UTC hour of every landed day."""
+    keys = ["hour_start_at", *GRAIN_COLUMNS]
+    columns = [*keys, "liquidation_date", *LIQUIDATION_MEASURES, *LIQUIDATION_COVERAGE]
+    checks = [
+        *_columns_exist(columns, ordered=False),
+        *_not_null([*keys, "liquidation_date"]),
+        _unique(keys),
+        _in_set("_dq_hour_offset_ms", [0]),  # on the hour, inside its liquidation_date
+    ]
+    if window is not None:
+        checks.append(_every_day_present("liquidation_date", window))
+    return _suite("liquidations_hourly", [*checks, *_liquidation_checks("hour")])
+
+
 def _liquidations_suite(name: str, period: str, window: Window | None) -> ExpectationSuite:
     date_column = PERIOD_DATE_COLUMNS[period] or "liquidation_date"
+    measures = [*LIQUIDATION_MEASURES, *LIQUIDATION_COVERAGE]
+    trailing = []
+    if period == "day":
+        measures += [*TRAILING_LIQUIDATIONS, *TRAILING_COVERAGE]
+        trailing = [
+            *_non_negative(TRAILING_LIQUIDATIONS),
+            *(_between(column, 0, 100 + 1e-9) for column in TRAILING_COVERAGE),
+            _in_set("_dq_trailing_windows_out_of_order", [0]),
+        ]
     return _suite(
         name,
         [
-            *_mart_frame_checks(date_column, LIQUIDATION_MEASURES, period, window),
-            *_not_null([*LIQUIDATION_USD, *LIQUIDATION_COIN, *LIQUIDATION_COUNTS]),
-            *_not_null(["is_sampled_feed"]),
-            *_non_negative([*LIQUIDATION_USD, *LIQUIDATION_COIN, *LIQUIDATION_COUNTS]),
-            *_non_negative(["largest_liquidation_usd"]),
-            _between("_dq_usd_sides_vs_total", 0, SUM_RELATIVE_TOLERANCE),
-            _in_set("_dq_count_sides_minus_total", [0]),
-            *_at_least([("total_liquidations_usd", "largest_liquidation_usd")]),
+            *_mart_frame_checks(date_column, measures, period, window),
+            *_liquidation_checks(period),
+            *trailing,
         ],
     )
 
@@ -916,6 +1046,49 @@ def liquidations_weekly_suite(window: Window | None = None) -> ExpectationSuite:
 def liquidations_monthly_suite(window: Window | None = None) -> ExpectationSuite:
     """`liquidations_monthly`: exchange x base asset x calendar month."""
     return _liquidations_suite("liquidations_monthly", "month", window)
+
+
+def _coverage_pct_error(period: str, date_column: str) -> Derivation:
+    """|capture_coverage_pct - captured_seconds / the period's calendar seconds x 100|."""
+
+    def derive(df: pd.DataFrame) -> pd.Series:
+        seconds = PERIOD_SECONDS.get(period)
+        if seconds is None:  # weeks and months: their calendar days, not the stated ones
+            seconds = _calendar_days_in_period(date_column, period)(df) * 86_400
+        return (df["capture_coverage_pct"] - df["captured_seconds"] / seconds * 100).abs()
+
+    return derive
+
+
+def _gap_flag_mismatch(period: str) -> Derivation:
+    """1 where has_capture_gap is not exactly "fewer seconds captured than the period has"."""
+
+    def derive(df: pd.DataFrame) -> pd.Series:
+        expected = df["captured_seconds"] < PERIOD_SECONDS[period]
+        return (df["has_capture_gap"].astype(bool) != expected).astype("int64")
+
+    return derive
+
+
+def _hour_offset_ms(df: pd.DataFrame) -> pd.Series:
+    """How far an hour starts after the hour boundary, or from its liquidation_date (0: ok)."""
+    hour = pd.to_datetime(df["hour_start_at"])
+    outside_day = hour.dt.floor("D") != pd.to_datetime(df["liquidation_date"])
+    return (_epoch_ms(hour) % 3_600_000).where(~outside_day, -1.0)
+
+
+def _trailing_windows_out_of_order(df: pd.DataFrame) -> pd.Series:
+    """1 where a trailing sum is not within the longer one, or 24h is not the day's value."""
+    holds = pd.Series(True, index=df.index)
+    for side in ("long", "short"):
+        day, week, month = (df[f"{side}_liquidations_{h}_usd"] for h in ("24h", "7d", "30d"))
+        holds &= (day.fillna(0) <= week * (1 + 1e-9)) | week.isna()
+        holds &= (week <= month * (1 + 1e-9)) | week.isna()
+        same = (day == df[f"{side}_liquidations_usd"]) | (
+            day.isna() & df[f"{side}_liquidations_usd"].isna()
+        )
+        holds &= same
+    return (~holds).astype("int64")
 
 
 def _open_interest_suite(name: str, period: str, window: Window | None) -> ExpectationSuite:
@@ -980,14 +1153,26 @@ def prices_daily_suite(window: Window | None = None) -> ExpectationSuite:
     )
 
 
+def _liquidation_derived(period: str, date_column: str) -> dict[str, Derivation]:
+    derived = {
+        "_dq_usd_sides_vs_total": _sides_vs_total_relative_error(*LIQUIDATION_USD),
+        "_dq_count_sides_minus_total": _sides_minus_total(*LIQUIDATION_COUNTS),
+        "_dq_coverage_pct_error": _coverage_pct_error(period, date_column),
+    }
+    if period in PERIOD_SECONDS:
+        derived["_dq_gap_flag_mismatch"] = _gap_flag_mismatch(period)
+    if period == "day":
+        derived["_dq_trailing_windows_out_of_order"] = _trailing_windows_out_of_order
+    return derived
+
+
 def _mart_spec(name: str, build: SuiteBuilder, period: str) -> SuiteSpec:
     entity = name.rsplit("_", 1)[0]
     day_column = {"liquidations": "liquidation_date", "open_interest": "snapshot_date"}
     date_column = PERIOD_DATE_COLUMNS[period] or day_column.get(entity, "price_date")
     derived = dict(_period_derived(date_column, period))
     if entity == "liquidations":
-        derived["_dq_usd_sides_vs_total"] = _sides_vs_total_relative_error(*LIQUIDATION_USD)
-        derived["_dq_count_sides_minus_total"] = _sides_minus_total(*LIQUIDATION_COUNTS)
+        derived.update(_liquidation_derived(period, date_column))
     if entity == "open_interest":
         for unit in ("coin", "usd"):
             avg, low, high = (f"open_interest_{unit}_{agg}" for agg in ("avg", "min", "max"))
@@ -1005,6 +1190,16 @@ def _mart_spec(name: str, build: SuiteBuilder, period: str) -> SuiteSpec:
 _MART_SPECS = {
     spec.name: spec
     for spec in (
+        SuiteSpec(
+            name="liquidations_hourly",
+            build=liquidations_hourly_suite,
+            time_column="liquidation_date",
+            key_columns=("hour_start_at", *GRAIN_COLUMNS),
+            derived={
+                **_liquidation_derived("hour", "hour_start_at"),
+                "_dq_hour_offset_ms": _hour_offset_ms,
+            },
+        ),
         _mart_spec("liquidations_daily", liquidations_daily_suite, "day"),
         _mart_spec("liquidations_weekly", liquidations_weekly_suite, "week"),
         _mart_spec("liquidations_monthly", liquidations_monthly_suite, "month"),
