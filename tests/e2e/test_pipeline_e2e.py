@@ -32,7 +32,8 @@ def test_every_task_instance_ran_through_airflow(warehouse):
         (dag_id, "success") for dag_id in dag_ids(warehouse)
     }
     # ingest: a planning task per dataset + 2 symbols x (2 kline intervals + OI + funding)
-    # + 1 liquidation slice + 1 collector-coverage slice (+ 1 instruments snapshot on Bybit and OKX);
+    # + 1 liquidation slice + 1 collector-coverage slice
+    # (+ 1 instruments snapshot on Bybit and OKX);
     # transform: window, 2 builds, 2 gates, publish, docs, brief
     assert dict((dag_id, n) for dag_id, _, n in states) == {
         "ingest_binance": 15,
