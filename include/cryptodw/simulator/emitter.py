@@ -12,13 +12,16 @@ Per UTC day of the window the emitter writes, under the replay root and at the p
   (`StreamRecorder`, which the Bybit and OKX streams use too).
 
 Everything is a pure function of the model's output: zip entries carry fixed timestamps, so a
-rerun writes identical bytes.
+rerun writes identical bytes. Rows and messages are formatted a column at a time
+(`columns`), the same characters as the per-value `formats` functions.
 """
 
 from __future__ import annotations
 
+import gzip
 import io
 import logging
+import os
 import zipfile
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -26,9 +29,11 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 
 from include.cryptodw.assets import KLINE_INTERVALS
-from include.cryptodw.simulator import formats
+from include.cryptodw.simulator import columns, formats
+from include.cryptodw.simulator.columns import Messages
 from include.cryptodw.simulator.market import (
     DAY_MS,
     SNAPSHOTS_PER_DAY,
@@ -47,12 +52,7 @@ from include.cryptodw.sources.binance import (
     kline_archive_url,
     metrics_archive_url,
 )
-from include.cryptodw.transport import (
-    atomic_write_bytes,
-    retained_path,
-    write_ws_segment,
-    ws_segment_dir,
-)
+from include.cryptodw.transport import retained_path, ws_segment_dir
 
 log = logging.getLogger(__name__)
 
@@ -104,20 +104,35 @@ def aggregate_candles(
     return out
 
 
-def kline_lines(candles: np.ndarray, interval_ms: int, spec: SymbolSpec) -> list[str]:
-    """Archive CSV lines of candles (no header)."""
-    return [
-        formats.kline_csv_line(
-            formats.kline_fields(tuple(row), interval_ms, spec.price_decimals, spec.qty_decimals)
+def kline_lines(candles: np.ndarray, interval_ms: int, spec: SymbolSpec) -> pa.Array:
+    """Archive CSV lines of candles (no header, no newline): `formats.kline_fields` per row."""
+    price, qty = spec.price_decimals, spec.qty_decimals
+    return columns.join(
+        *_comma_separated(
+            columns.ints(candles[:, 0]),
+            *(columns.fixed(candles[:, c], price) for c in (1, 2, 3, 4)),
+            columns.fixed(candles[:, 5], qty),
+            columns.ints(candles[:, 0] + interval_ms - 1),
+            columns.fixed(candles[:, 6], price + qty),
+            columns.ints(candles[:, 7]),
+            columns.fixed(candles[:, 8], qty),
+            columns.fixed(candles[:, 9], price + qty),
+            "0",
         )
-        for row in candles.tolist()
-    ]
+    )
+
+
+def _comma_separated(*fields: pa.Array | str) -> list[pa.Array | str]:
+    parts: list[pa.Array | str] = []
+    for field_ in fields:
+        parts += [",", field_] if parts else [field_]
+    return parts
 
 
 # --------------------------------------------------------------------------------- files
 
 
-def deterministic_zip(member: str, text: str, published: datetime) -> bytes:
+def deterministic_zip(member: str, text: str | bytes, published: datetime) -> bytes:
     """A one-file zip as the archive serves it, with a fixed entry time (reruns: same bytes)."""
     info = zipfile.ZipInfo(member, date_time=published.timetuple()[:6])
     info.compress_type = zipfile.ZIP_DEFLATED
@@ -125,12 +140,44 @@ def deterministic_zip(member: str, text: str, published: datetime) -> bytes:
     info.external_attr = 0o644 << 16
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr(info, text.encode())
+        archive.writestr(info, text.encode() if isinstance(text, str) else text)
     return buffer.getvalue()
 
 
 def csv_text(header: str, lines: list[str]) -> str:
     return "\n".join([header, *lines]) + "\n"
+
+
+def csv_bytes(header: str, lines: pa.Array) -> bytes:
+    """`csv_text` of a column of lines, as UTF-8."""
+    body = columns.concatenated(columns.join(lines, "\n"), 0, len(lines))
+    return f"{header}\n".encode() + body
+
+
+def write_file(path: Path, payload: bytes) -> None:
+    """Write via a temp file and rename: readers never see half a file.
+
+    No fsync: a simulation is a pure function of its seed, rebuilt rather than recovered, and
+    syncing each of a long run's hundreds of thousands of files was a fifth of its time.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_bytes(payload)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def segment_bytes_per_row(messages: Messages) -> pa.Array:
+    """Each message's line of a recorded segment, as `transport.write_ws_segment` writes it."""
+    return columns.join(
+        '{"recv_ts": ',
+        columns.ints(messages.received_ms),
+        ', "data": "',
+        columns.json_string_body(messages.texts),
+        '"}\n',
+    )
 
 
 def _publication_time(period_end: date) -> datetime:
@@ -157,41 +204,43 @@ class StreamRecorder:
     venue: str
     stream: str
     files_written: int = 0
-    _carried: list[tuple[int, str]] = field(default_factory=list)
+    _carried: Messages = field(default_factory=Messages.empty)
 
-    def record(self, day: date, messages: list[tuple[int, str]]) -> None:
-        """File `(receive ms, text)` messages of the events of `day` (all 24 hours written)."""
-        messages = self._carried + messages
-        today = [m for m in messages if _utc_day(m[0]) <= day]
-        self._carried = [m for m in messages if _utc_day(m[0]) > day]
-        self._write_segments(day, today, all_hours=True)
+    def record(self, day: date, messages: Messages) -> None:
+        """File the messages of the events of `day` (all 24 hours written)."""
+        messages = self._carried.then(messages)
+        later = messages.received_ms >= day_start_ms(day + timedelta(days=1))
+        self._carried = messages.take(np.flatnonzero(later))
+        self._write_segments(day, messages.take(np.flatnonzero(~later)), all_hours=True)
 
     def finish(self) -> None:
         """Flush messages received after the window's last midnight."""
-        by_day: dict[date, list[tuple[int, str]]] = defaultdict(list)
-        for received_ms, text in self._carried:
-            by_day[_utc_day(received_ms)].append((received_ms, text))
-        for day, messages in sorted(by_day.items()):
-            self._write_segments(day, messages, all_hours=False)
-        self._carried = []
+        carried, self._carried = self._carried, Messages.empty()
+        days = carried.received_ms // DAY_MS
+        for day_index in np.unique(days).tolist():
+            day = date(1970, 1, 1) + timedelta(days=day_index)
+            self._write_segments(day, carried.take(np.flatnonzero(days == day_index)), False)
 
-    def _write_segments(self, day: date, messages: list[tuple[int, str]], all_hours: bool) -> None:
+    def _write_segments(self, day: date, messages: Messages, all_hours: bool) -> None:
         """Hourly segments in receive order; `all_hours` also writes empty ones.
 
         The day's directory ends up holding exactly these segments (a rerun over another
         window must not leave an earlier run's messages next to them).
         """
-        by_hour: dict[int, list[tuple[int, str]]] = defaultdict(list)
-        day_ms = day_start_ms(day)
-        for received_ms, text in sorted(messages, key=lambda m: m[0]):
-            by_hour[max(0, (received_ms - day_ms) // HOUR_MS)].append((received_ms, text))
-        names = {f"{hour:02d}00": by_hour[hour] for hour in (range(24) if all_hours else by_hour)}
+        messages = messages.take(np.argsort(messages.received_ms, kind="stable"))
+        hours = np.maximum(0, (messages.received_ms - day_start_ms(day)) // HOUR_MS)
+        present = np.unique(hours).tolist()
+        names = {f"{hour:02d}00": hour for hour in (range(24) if all_hours else present)}
         directory = ws_segment_dir(self.replay_root, self.venue, self.stream, day)
         for stale in directory.glob("*.jsonl.gz"):
             if stale.name.removesuffix(".jsonl.gz") not in names:
                 stale.unlink()
-        for name, hour_messages in sorted(names.items()):
-            write_ws_segment(self.replay_root, self.venue, self.stream, day, name, hour_messages)
+        lines = segment_bytes_per_row(messages)
+        for name, hour in sorted(names.items()):
+            first, stop = np.searchsorted(hours, [hour, hour + 1])
+            content = columns.concatenated(lines, int(first), int(stop))
+            payload = gzip.compress(content, compresslevel=6, mtime=0)
+            write_file(directory / f"{name}.jsonl.gz", payload)
             self.files_written += 1
 
 
@@ -238,7 +287,7 @@ class BinanceEmitter:
     # ---------------------------------------------------------------------- archive
 
     def _write_file(self, path: Path, payload: bytes) -> None:
-        atomic_write_bytes(path, payload)
+        write_file(path, payload)
         self.files_written += 1
 
     def _write_klines(self, spec: SymbolSpec, day: date, minutes: np.ndarray) -> None:
@@ -249,7 +298,7 @@ class BinanceEmitter:
             member = f"{spec.symbol}-{interval}-{day.isoformat()}.csv"
             payload = deterministic_zip(
                 member,
-                csv_text(formats.KLINES_HEADER, lines),
+                csv_bytes(formats.KLINES_HEADER, lines),
                 _publication_time(day + timedelta(days=1)),
             )
             self._write_file(retained_path(self.replay_root, url), payload)
@@ -267,23 +316,11 @@ class BinanceEmitter:
             self._write_metrics_file(spec, day - timedelta(days=1), snapshots, range(0, 1))
 
     def _write_metrics_file(self, spec: SymbolSpec, day: date, snapshots, rows: range) -> None:
-        value_decimals = spec.price_decimals + spec.qty_decimals
-        lines = [
-            formats.metrics_csv_line(
-                spec.symbol,
-                int(snapshots.snapshot_ms[i]),
-                int(snapshots.oi_units[i]),
-                spec.qty_decimals,
-                int(snapshots.value_units[i]),
-                value_decimals,
-                tuple(int(r) for r in snapshots.ratios_e8[i]),
-            )
-            for i in rows
-        ]
+        picked = np.arange(rows.start, rows.stop)
         member = f"{spec.symbol}-metrics-{day.isoformat()}.csv"
         payload = deterministic_zip(
             member,
-            csv_text(formats.METRICS_HEADER, lines),
+            csv_bytes(formats.METRICS_HEADER, metrics_lines(spec, snapshots, picked)),
             _publication_time(day + timedelta(days=1)),
         )
         self._write_file(
@@ -319,28 +356,54 @@ class BinanceEmitter:
         )
 
 
-def _utc_day(ms: int) -> date:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).date()
-
-
-def force_order_messages(
-    venue_day: VenueDay, specs: tuple[SymbolSpec, ...]
-) -> list[tuple[int, str]]:
-    """(receive time, text) of every forced order of the day Binance's stream pushed."""
-    liq = venue_day.liquidations
-    messages = []
-    for i in np.flatnonzero(liq.pushed).tolist():
-        spec = specs[int(liq.symbol_index[i])]
-        qty = formats.fixed(int(liq.qty_units[i]), spec.qty_decimals)
-        text = formats.force_order_message(
-            symbol=spec.symbol,
-            order_side="SELL" if liq.is_long[i] else "BUY",
-            qty=qty,
-            order_price=formats.fixed(int(liq.order_price_units[i]), spec.price_decimals),
-            avg_price=formats.fixed(int(liq.avg_price_units[i]), spec.price_decimals),
-            last_qty=formats.fixed(int(liq.last_qty_units[i]), spec.qty_decimals),
-            event_ms=int(liq.event_ms[i]),
-            trade_ms=int(liq.trade_ms[i]),
+def metrics_lines(spec: SymbolSpec, snapshots, rows: np.ndarray) -> pa.Array:
+    """`formats.metrics_csv_line` of the chosen 5-minute snapshots."""
+    seconds = snapshots.snapshot_ms[rows].astype("datetime64[ms]").astype("datetime64[s]")
+    created = np.char.replace(np.datetime_as_string(seconds), "T", " ")
+    ratios = snapshots.ratios_e8[rows]
+    return columns.join(
+        *_comma_separated(
+            pa.array(created.astype(object), pa.string()),
+            spec.symbol,
+            columns.fixed(snapshots.oi_units[rows], spec.qty_decimals, formats.METRICS_DECIMALS),
+            columns.fixed(
+                snapshots.value_units[rows],
+                spec.price_decimals + spec.qty_decimals,
+                formats.METRICS_DECIMALS,
+            ),
+            *(columns.fixed(ratios[:, r], formats.RATE_DECIMALS) for r in range(4)),
         )
-        messages.append((int(liq.received_ms[i]), text))
-    return messages
+    )
+
+
+def force_order_messages(venue_day: VenueDay, specs: tuple[SymbolSpec, ...]) -> Messages:
+    """Every forced order of the day Binance's stream pushed (`formats.force_order_message`)."""
+    liq = venue_day.liquidations
+    rows = np.flatnonzero(liq.pushed)
+    index = liq.symbol_index[rows]
+    price = np.array([s.price_decimals for s in specs], dtype=np.int64)[index]
+    qty_decimals = np.array([s.qty_decimals for s in specs], dtype=np.int64)[index]
+    symbols = pa.array([columns.plain_name(s.symbol) for s in specs], pa.string())
+    qty = columns.fixed(liq.qty_units[rows], qty_decimals)
+    text = columns.join(
+        '{"e":"forceOrder","E":',
+        columns.ints(liq.event_ms[rows]),
+        ',"o":{"s":"',
+        symbols.take(pa.array(index, pa.int64())),
+        '","S":"',
+        columns.choose(liq.is_long[rows], "SELL", "BUY"),
+        '","o":"LIMIT","f":"IOC","q":"',
+        qty,
+        '","p":"',
+        columns.fixed(liq.order_price_units[rows], price),
+        '","ap":"',
+        columns.fixed(liq.avg_price_units[rows], price),
+        '","X":"FILLED","l":"',
+        columns.fixed(liq.last_qty_units[rows], qty_decimals),
+        '","z":"',
+        qty,
+        '","T":',
+        columns.ints(liq.trade_ms[rows]),
+        "}}",
+    )
+    return Messages(liq.received_ms[rows].astype(np.int64), text)

@@ -24,10 +24,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from include.cryptodw.simulator.emitter import aggregate_candles
+from include.cryptodw.simulator.emitter import aggregate_candles, write_file
 from include.cryptodw.simulator.market import SNAPSHOTS_PER_DAY, MarketDay, MinuteBars, VenueDay
 from include.cryptodw.simulator.presets import SymbolSpec
-from include.cryptodw.transport import TransportError, atomic_write_bytes
+from include.cryptodw.transport import TransportError
 
 TRUTH_MANIFEST = "simulation.json"
 TRUTH_TABLES = ("liquidations", "open_interest", "minute_bars", "funding", "daily")
@@ -55,7 +55,7 @@ def write_truth_day(truth_root: Path, market_day: MarketDay) -> int:
     }
     for name, build in builders.items():
         tables = [build(venue_day, market_day) for venue_day in market_day.venues.values()]
-        atomic_write_bytes(
+        write_file(
             truth_path(truth_root, name, market_day.day), parquet_bytes(pa.concat_tables(tables))
         )
     return len(builders)
@@ -64,7 +64,7 @@ def write_truth_day(truth_root: Path, market_day: MarketDay) -> int:
 def write_manifest(truth_root: Path, manifest: dict) -> None:
     """`simulation.json`: what was simulated (the APIs serve only this window and these venues)."""
     payload = json.dumps(manifest, indent=2, sort_keys=True).encode() + b"\n"
-    atomic_write_bytes(truth_root / TRUTH_MANIFEST, payload)
+    write_file(truth_root / TRUTH_MANIFEST, payload)
 
 
 def spec_record(spec: SymbolSpec) -> dict:
@@ -113,51 +113,64 @@ def liquidation_truth(venue_day: VenueDay, market_day: MarketDay) -> pa.Table:
     )
 
 
+def _names(name: str, counts: list[int]) -> pa.Array:
+    return pa.array([name] * sum(counts), pa.string())
+
+
+def _symbols(specs: tuple[SymbolSpec, ...], counts: list[int]) -> pa.Array:
+    names = pa.array([s.symbol for s in specs], pa.string())
+    return names.take(pa.array(np.repeat(np.arange(len(specs)), counts)))
+
+
 def open_interest_truth(venue_day: VenueDay, market_day: MarketDay) -> pa.Table:
     """The 288 snapshots taken on the day (00:00 .. 23:55) per symbol, one-sided, in units."""
-    columns: dict[str, list] = defaultdict(list)
     rows = slice(0, SNAPSHOTS_PER_DAY)
-    for spec in market_day.specs:
-        snap = venue_day.open_interest[spec.symbol]
-        n = snap.snapshot_ms[rows].size
-        value_scale = 10.0 ** -(spec.price_decimals + spec.qty_decimals)
-        columns["venue"] += [venue_day.venue] * n
-        columns["symbol"] += [spec.symbol] * n
-        columns["snapshot_ms"] += snap.snapshot_ms[rows].tolist()
-        columns["oi_units"] += snap.oi_units[rows].tolist()
-        columns["mark_units"] += snap.mark_units[rows].tolist()
-        columns["value_units"] += snap.value_units[rows].tolist()
-        columns["open_interest_base"] += (snap.oi_units[rows] * 10.0**-spec.qty_decimals).tolist()
-        columns["open_interest_usd"] += (snap.value_units[rows] * value_scale).tolist()
-        columns["leveraged_long_base"] += snap.leveraged_long[rows].tolist()
-        columns["leveraged_short_base"] += snap.leveraged_short[rows].tolist()
-    types = {
-        "venue": pa.string(),
-        "symbol": pa.string(),
-        "open_interest_base": pa.float64(),
-        "open_interest_usd": pa.float64(),
-        "leveraged_long_base": pa.float64(),
-        "leveraged_short_base": pa.float64(),
-    }
-    return pa.table({k: pa.array(v, types.get(k, pa.int64())) for k, v in columns.items()})
+    specs = market_day.specs
+    snaps = [venue_day.open_interest[spec.symbol] for spec in specs]
+    counts = [snap.snapshot_ms[rows].size for snap in snaps]
+
+    def stacked(values, dtype) -> pa.Array:
+        return pa.array(np.concatenate([np.asarray(v, dtype=dtype) for v in values]))
+
+    return pa.table(
+        {
+            "venue": _names(venue_day.venue, counts),
+            "symbol": _symbols(specs, counts),
+            "snapshot_ms": stacked((s.snapshot_ms[rows] for s in snaps), np.int64),
+            "oi_units": stacked((s.oi_units[rows] for s in snaps), np.int64),
+            "mark_units": stacked((s.mark_units[rows] for s in snaps), np.int64),
+            "value_units": stacked((s.value_units[rows] for s in snaps), np.int64),
+            "open_interest_base": stacked(
+                (
+                    s.oi_units[rows] * 10.0**-p.qty_decimals
+                    for s, p in zip(snaps, specs, strict=True)
+                ),
+                np.float64,
+            ),
+            "open_interest_usd": stacked(
+                (
+                    s.value_units[rows] * 10.0 ** -(p.price_decimals + p.qty_decimals)
+                    for s, p in zip(snaps, specs, strict=True)
+                ),
+                np.float64,
+            ),
+            "leveraged_long_base": stacked((s.leveraged_long[rows] for s in snaps), np.float64),
+            "leveraged_short_base": stacked((s.leveraged_short[rows] for s in snaps), np.float64),
+        }
+    )
 
 
 def minute_bar_truth(venue_day: VenueDay, market_day: MarketDay) -> pa.Table:
     """Minute candles in integer units (the source of every candle the APIs serve); volumes in
     the model's base units on every venue."""
-    columns: dict[str, list] = defaultdict(list)
-    for spec in market_day.specs:
-        bars = venue_day.bars[spec.symbol]
-        columns["venue"] += [venue_day.venue] * bars.open_ms.size
-        columns["symbol"] += [spec.symbol] * bars.open_ms.size
-        for name, values in zip(MinuteBars.COLUMNS, bars.columns(), strict=True):
-            columns[name] += np.asarray(values, dtype=np.int64).tolist()
-    return pa.table(
-        {
-            k: pa.array(v, pa.string() if k in ("venue", "symbol") else pa.int64())
-            for k, v in columns.items()
-        }
-    )
+    specs = market_day.specs
+    bars = [venue_day.bars[spec.symbol] for spec in specs]
+    counts = [b.open_ms.size for b in bars]
+    columns = {"venue": _names(venue_day.venue, counts), "symbol": _symbols(specs, counts)}
+    for c, name in enumerate(MinuteBars.COLUMNS):
+        values = [np.asarray(b.columns()[c], dtype=np.int64) for b in bars]
+        columns[name] = pa.array(np.concatenate(values), pa.int64())
+    return pa.table(columns)
 
 
 def funding_truth(venue_day: VenueDay, market_day: MarketDay) -> pa.Table:
