@@ -313,7 +313,8 @@ def land_window(
                 venue=slice_["venue"],
             )
         except Exception:
-            landed += _land_batch(settings, batch)  # the slices fetched before still land
+            if batch:
+                _land_batch(settings, batch)  # the slices fetched before still land
             raise
         if batch and not _same_batch(batch, fetched):
             landed += _land_batch(settings, batch)

@@ -14,6 +14,7 @@ from include.cryptodw.quality import DataQualityError, runner
 from include.cryptodw.quality.suites import suite_names, suite_spec
 from include.cryptodw.sources.common import ParseResult
 from include.cryptodw.sources.venues import raw_datasets
+from include.cryptodw.transport import TransportError
 from include.cryptodw.windows import Window
 
 SUITE = "raw_binance__open_interest"
@@ -101,4 +102,22 @@ def test_a_failing_slice_is_named_and_the_slices_before_it_still_land(open_inter
 
     assert "open_interest_base" in str(failure.value) and SYMBOLS[1] in str(failure.value)
     assert calls == {"raw_table_passes": 1, "validate_raw_table": 2}
+    assert _landed_symbols(settings) == {SYMBOLS[0]}
+
+
+def test_the_slices_fetched_before_a_failing_fetch_still_land(open_interest, window, monkeypatch):
+    settings, rows, calls = open_interest
+    fetch = pipeline.fetch_planned_slice
+
+    def fails_for_the_second(settings, dataset, window, symbol=None, **kwargs):
+        if symbol == SYMBOLS[1]:
+            raise TransportError(f"no payload for {symbol}")
+        return fetch(settings, dataset, window, symbol, **kwargs)
+
+    monkeypatch.setattr(pipeline, "fetch_planned_slice", fails_for_the_second)
+
+    with pytest.raises(TransportError, match=SYMBOLS[1]):
+        pipeline.land_window(settings, window, dataset="open_interest")
+
+    assert calls == {"raw_table_passes": 0, "validate_raw_table": 1}
     assert _landed_symbols(settings) == {SYMBOLS[0]}
