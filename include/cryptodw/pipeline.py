@@ -2,13 +2,15 @@
 
 Landing one slice (venue × dataset × symbol over a window) = fetch through a transport → parse to
 typed records (+ rejects) → validate with the raw suite → write the day files atomically, and
-quarantine the rejects. Nothing is written when validation fails.
+quarantine the rejects. Nothing is written when validation fails. `land_window` validates the
+slices of a dataset together, with one run of its raw suite.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -17,7 +19,7 @@ import pyarrow.compute as pc
 
 from include.cryptodw.assets import COLLECTOR_COVERAGE_GAPS, KLINE_INTERVALS
 from include.cryptodw.collector.coverage import read_coverage_gaps
-from include.cryptodw.lake.writer import SourcePayload, land_records, quarantine_records
+from include.cryptodw.lake.writer import land_records, quarantine_records
 from include.cryptodw.offline import CLOCK_FILE
 from include.cryptodw.settings import Settings, load_settings
 from include.cryptodw.sources import venues
@@ -27,6 +29,11 @@ from include.cryptodw.transport import HttpTransport, ReplayTransport, Transport
 from include.cryptodw.windows import Window, resolve_window
 
 log = logging.getLogger(__name__)
+
+# The most rows `land_window` validates in one run of a raw suite (bounds its memory).
+BATCH_ROWS = 1_000_000
+# Slices of a validated batch written at once (the writes mostly wait on fsync).
+WRITE_THREADS = 4
 
 
 @dataclass(frozen=True)
@@ -107,7 +114,18 @@ def slice_part(dataset: str, symbol: str | None, interval: str | None) -> str:
     return symbol or "all"
 
 
-def land_slice(
+@dataclass(frozen=True)
+class FetchedSlice:
+    """One slice fetched and parsed, not yet validated or written."""
+
+    venue: str
+    dataset: str
+    part: str
+    window: Window
+    result: ParseResult
+
+
+def fetch_planned_slice(
     settings: Settings,
     dataset: str,
     window: Window,
@@ -115,8 +133,8 @@ def land_slice(
     interval: str | None = None,
     transport: Transport | None = None,
     venue: str = "binance",
-) -> SliceResult:
-    """Land one (venue, dataset[, symbol, interval]) slice for `window`, replacing it.
+) -> FetchedSlice:
+    """Fetch and parse one (venue, dataset[, symbol, interval]) slice for `window`.
 
     Instruments are a snapshot: they land on the UTC day the venue answered, whatever the
     window.
@@ -126,10 +144,21 @@ def land_slice(
     result = fetch_slice(settings, connector, transport, dataset, window, symbol, interval)
     if dataset == "instruments":
         window = _snapshot_window(result, connector.raw_datasets[dataset][1], window)
-    part = slice_part(dataset, symbol, interval)
-    return _validate_and_write(
-        settings, venue, dataset, part, window, result.table, result.rejects, result.sources
-    )
+    return FetchedSlice(venue, dataset, slice_part(dataset, symbol, interval), window, result)
+
+
+def land_slice(
+    settings: Settings,
+    dataset: str,
+    window: Window,
+    symbol: str | None = None,
+    interval: str | None = None,
+    transport: Transport | None = None,
+    venue: str = "binance",
+) -> SliceResult:
+    """Land one (venue, dataset[, symbol, interval]) slice for `window`, replacing it."""
+    fetched = fetch_planned_slice(settings, dataset, window, symbol, interval, transport, venue)
+    return _validate_and_write(settings, fetched)
 
 
 def _snapshot_window(result: ParseResult, time_column: str, default: Window) -> Window:
@@ -140,20 +169,17 @@ def _snapshot_window(result: ParseResult, time_column: str, default: Window) -> 
 
 
 def _validate_and_write(
-    settings: Settings,
-    venue: str,
-    dataset: str,
-    part: str,
-    window: Window,
-    table: pa.Table,
-    rejects: list[dict],
-    sources: list[SourcePayload],
+    settings: Settings, fetched: FetchedSlice, validated: bool = False
 ) -> SliceResult:
+    """Gate the slice with its raw suite (unless its batch passed it already), then write its
+    day files and quarantine its rejects."""
     from include.cryptodw.quality.runner import validate_raw_table
 
-    validate_raw_table(table, venue, dataset, window.start, window.end)
+    venue, dataset, part, window = fetched.venue, fetched.dataset, fetched.part, fetched.window
+    if not validated:
+        validate_raw_table(fetched.result.table, venue, dataset, window.start, window.end)
     landed = land_records(
-        table,
+        fetched.result.table,
         raw_dir=settings.raw_dir,
         manifest_dir=settings.manifest_dir,
         venue=venue,
@@ -161,10 +187,10 @@ def _validate_and_write(
         part=part,
         window_start=window.start,
         window_end=window.end,
-        sources=sources,
+        sources=fetched.result.sources,
     )
     quarantine_records(
-        rejects,
+        fetched.result.rejects,
         quarantine_dir=settings.quarantine_dir,
         venue=venue,
         dataset=dataset,
@@ -178,9 +204,31 @@ def _validate_and_write(
         window_start=window.start.isoformat(),
         window_end=window.end.isoformat(),
         rows=sum(f.rows for f in landed),
-        rejected=len(rejects),
+        rejected=len(fetched.result.rejects),
         files=len(landed),
     )
+
+
+def _land_batch(settings: Settings, batch: list[FetchedSlice]) -> list[SliceResult]:
+    """Write slices of one (venue, dataset, window) that pass their raw suite together, a few
+    at a time (each file is fsynced before it is renamed into place: concurrent writers share
+    the filesystem's journal commits); when they do not pass together, validate and write them
+    one by one, in order, as `land_slice` does."""
+    if len(batch) == 1 or not _batch_passes(batch):
+        return [_validate_and_write(settings, fetched) for fetched in batch]
+    with ThreadPoolExecutor(WRITE_THREADS) as pool:
+        return list(pool.map(lambda fetched: _validate_and_write(settings, fetched, True), batch))
+
+
+def _batch_passes(batch: list[FetchedSlice]) -> bool:
+    from include.cryptodw.quality.runner import raw_table_passes
+
+    first = batch[0]
+    try:
+        table = pa.concat_tables([fetched.result.table for fetched in batch])
+    except pa.ArrowInvalid:  # the slices' tables differ in schema: not one batch
+        return False
+    return raw_table_passes(table, first.venue, first.dataset, first.window.start, first.window.end)
 
 
 def plan_slices(
@@ -230,7 +278,13 @@ def land_slice_task(dataset: str, slice_: dict, outlet_event=None) -> dict:
 def land_window(
     settings: Settings, window: Window, dataset: str | None = None, progress: bool = False
 ) -> list[SliceResult]:
-    """Land every slice of every configured venue for `window` (the CLI's landing loop)."""
+    """Land every slice of every configured venue for `window` (the CLI's landing loop).
+
+    The slices of a dataset are fetched, validated together with one run of its raw suite
+    (at most `BATCH_ROWS` rows at a time), then written; a batch that does not pass is
+    validated slice by slice, so a failure names its slice and the slices before it land,
+    as they do when a fetch fails.
+    """
     from tqdm import tqdm
 
     slices = [
@@ -240,20 +294,40 @@ def land_window(
         for slice_ in items
         if dataset in (None, name)
     ]
-    return [
-        land_slice(
-            settings,
-            name,
-            window,
-            symbol=slice_.get("symbol"),
-            interval=slice_.get("interval"),
-            venue=slice_["venue"],
-        )
-        for name, slice_ in tqdm(
-            slices,
-            desc=f"landing {window.start}..{window.end}",
-            unit="slice",
-            disable=not progress,
-            leave=False,
-        )
-    ]
+    landed: list[SliceResult] = []
+    batch: list[FetchedSlice] = []
+    for name, slice_ in tqdm(
+        slices,
+        desc=f"landing {window.start}..{window.end}",
+        unit="slice",
+        disable=not progress,
+        leave=False,
+    ):
+        try:
+            fetched = fetch_planned_slice(
+                settings,
+                name,
+                window,
+                symbol=slice_.get("symbol"),
+                interval=slice_.get("interval"),
+                venue=slice_["venue"],
+            )
+        except Exception:
+            if batch:
+                _land_batch(settings, batch)  # the slices fetched before still land
+            raise
+        if batch and not _same_batch(batch, fetched):
+            landed += _land_batch(settings, batch)
+            batch = []
+        batch.append(fetched)
+    if batch:
+        landed += _land_batch(settings, batch)
+    return landed
+
+
+def _same_batch(batch: list[FetchedSlice], fetched: FetchedSlice) -> bool:
+    """`fetched` joins `batch`: same venue, dataset and window, and the rows still fit."""
+    first = batch[0]
+    rows = sum(f.result.table.num_rows for f in batch) + fetched.result.table.num_rows
+    same = (fetched.venue, fetched.dataset, fetched.window)
+    return same == (first.venue, first.dataset, first.window) and rows <= BATCH_ROWS

@@ -3,6 +3,7 @@
 Entry points, one per layer boundary:
 
 - `validate_raw_table`: a landed slice (a pyarrow table) before it is written to the lake;
+- `raw_table_passes`: the same suite on several slices at once, yes or no (no details);
 - `validate_warehouse_layer`: every relation of schema `staging` or `marts` in a DuckDB file,
   opened read-only and read into pandas (GE's SQL datasource does not work on DuckDB);
 - `validate_frame`: any frame against a named suite.
@@ -156,6 +157,37 @@ def validate_raw_table(
     )
 
 
+def raw_table_passes(
+    table: pa.Table, venue: str, dataset: str, window_start: date, window_end: date
+) -> bool:
+    """Whether every expectation of suite `raw_<venue>__<dataset>`, warnings included, holds
+    on `table`; logs the suite's headline when it does, and raises nothing.
+
+    The one check `pipeline.land_window` runs over the slices of a dataset together: each
+    raw suite checks rows, or groups of rows within one instrument, so when it holds on the
+    slices together it holds on each slice. Slices that do not pass together are validated
+    one by one with `validate_raw_table`, which names the failing slice and rows.
+    """
+    window = Window.parse(window_start, window_end)
+    spec = suite_spec(RawDataset(venue, dataset).name)
+    frame, derive_errors = spec.with_derived_columns(table.to_pandas())
+    if derive_errors:
+        return False
+    batch = _batch_definition().get_batch(batch_parameters={"dataframe": frame})
+    result = batch.validate(spec.suite(window), result_format=_QUICK_FORMAT)
+    if result.success:
+        summary = ValidationSummary(
+            suite_name=spec.name,
+            success=True,
+            evaluated=len(result.results),
+            failures=[],
+            rows=table.num_rows,
+            dataset=f"{venue}/{dataset} window [{window.start}, {window.end})",
+        )
+        _log(summary)
+    return result.success
+
+
 def validate_warehouse_layer(
     duckdb_path: Path | str,
     layer: str,
@@ -224,17 +256,14 @@ def _batch_definition() -> Any:
 def _run(
     spec: SuiteSpec, df: pd.DataFrame, window: Window | None, dataset: str
 ) -> ValidationSummary:
+    """Validate once with GE's cheapest result format; only if an expectation (of any
+    severity) did not hold, validate again for the failing rows to report."""
     frame, derive_errors = spec.with_derived_columns(df)
     suite = spec.suite(window)
-    result_format: dict[str, Any] = {
-        "result_format": "SUMMARY",
-        "partial_unexpected_count": _EXAMPLE_ROWS,
-    }
-    keys = [column for column in spec.key_columns if column in frame.columns]
-    if keys:
-        result_format["unexpected_index_column_names"] = keys
     batch = _batch_definition().get_batch(batch_parameters={"dataframe": frame})
-    result = batch.validate(suite, result_format=result_format)
+    result = batch.validate(suite, result_format=_QUICK_FORMAT)
+    if not result.success:
+        result = batch.validate(suite, result_format=_detailed_format(spec, frame))
     failed = [_failed(r) for r in result.results if not r.success]
     failed += [
         FailedExpectation("derive_column", name, {}, "critical", None, None, f"cannot compute: {e}")
@@ -251,6 +280,22 @@ def _run(
         warnings=[f for f in failed if f.severity == WARNING],
         dataset=dataset,
     )
+
+
+# Success per expectation only: the metrics GE needs to decide, nothing to describe failures.
+_QUICK_FORMAT = {"result_format": "BOOLEAN_ONLY"}
+
+
+def _detailed_format(spec: SuiteSpec, frame: pd.DataFrame) -> dict[str, Any]:
+    """Counts and example failing rows, identified by the suite's key columns."""
+    result_format: dict[str, Any] = {
+        "result_format": "SUMMARY",
+        "partial_unexpected_count": _EXAMPLE_ROWS,
+    }
+    keys = [column for column in spec.key_columns if column in frame.columns]
+    if keys:
+        result_format["unexpected_index_column_names"] = keys
+    return result_format
 
 
 def _failed(validation_result: Any) -> FailedExpectation:

@@ -299,9 +299,15 @@ class RowCollector:
     ) -> None:
         """Build one row from `raw`: keep it, skip it (another window's) or reject it.
 
-        `hint` reads just the event time of a row that fails to build (see `time_hint`), so a
-        bad row is quarantined by the window its time falls in, once.
+        `hint` reads just the row's event time (see `time_hint`), so a bad row is quarantined
+        by the window its time falls in, once; a row of another window is skipped on its hint
+        without being built (segments around a window hold mostly such rows).
         """
+        if hint is not None and self.bounds is not None:
+            ts = hint()
+            if ts is not None and self.bounds.place(ts) == ELSEWHERE:
+                self.skipped += 1
+                return
         try:
             row = build()
         except RowError as exc:
