@@ -354,7 +354,8 @@ def extra_raw_file(settings: Settings, venue: str, dataset: str, table: pa.Table
 
 
 def restage(settings: Settings, venue: str, dataset: str) -> None:
-    run_dbt(settings, "run", extra_args=("--select", f"stg_{venue}__{dataset}"))
+    """Rebuild one staging table (the build's window vars keep dbt's partial-parse cache)."""
+    run_dbt(settings, "run", None, WINDOW, ("--select", f"stg_{venue}__{dataset}"))
 
 
 def test_okx_rest_rows_without_instrument_and_inverse_swaps(settings):
