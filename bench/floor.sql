@@ -1,17 +1,33 @@
 -- The floor: the seven analyst-facing marts computed by ONE hand-written DuckDB script straight
--- from the raw parquet lake and its landing manifests, with no dbt, no staging views, no
--- incremental facts and no tests. It keeps every semantic the dbt models have (dedup rules,
+-- from the raw parquet lake of the three venues (Binance, Bybit, OKX) and its landing
+-- manifests, with no dbt, no staging views, no incremental facts and no tests. It keeps every
+-- semantic the dbt models have that the marts' figures depend on (each venue's staging
+-- normalisation: Binance's forced-order side, Bybit's position side, two-sided open interest
+-- halved and priced from its hourly candles, OKX contracts x contract value; dedup rules,
 -- closed candles only, the capture spine of liquidations_daily, USD conversion from the seed,
 -- ordered floating-point sums so a re-run gives the same bits), so the time dbt takes above
--- this is what the framework, the layering and the tests cost.
+-- this is what the framework, the layering and the tests cost. Left out: the collector's
+-- capture coverage (liquidations_hourly and the coverage / trailing-window columns), which
+-- only dbt builds.
 --
 -- Variables (SET VARIABLE before running): raw_dir, manifest_dir, seeds_dir.
+
+create or replace temp macro raw(venue, dataset) as
+    getvariable('raw_dir') || '/' || venue || '/' || dataset || '/dt=*/*.parquet';
+
+-- Bybit's dated linear futures carry a -DDMMMYY suffix (BTCUSDT-26MAR27); the assets rule
+-- reads the symbol without it.
+create or replace temp macro undated(symbol) as
+    regexp_replace(symbol, '-[0-9]{2}[A-Z]{3}[0-9]{2}$', '');
 
 create or replace temp macro base_asset(symbol) as
     nullif(regexp_extract(symbol, '^(.+?)(USDT|USDC)(_[0-9]{6})?$', 1), '');
 
 create or replace temp macro quote_asset(symbol) as
     nullif(regexp_extract(symbol, '^(.+?)(USDT|USDC)(_[0-9]{6})?$', 2), '');
+
+-- OKX names instruments BTC-USDT-SWAP (or the family BTC-USDT): the warehouse says BTCUSDT.
+create or replace temp macro okx_symbol(inst) as split_part(inst, '-', 1) || split_part(inst, '-', 2);
 
 create or replace temp table quote_usd_rates as
 select quote_asset, usd_per_quote_unit
@@ -21,73 +37,236 @@ create or replace temp table exchanges as
 select exchange_id, has_sampled_liquidation_feed
 from read_csv(getvariable('seeds_dir') || '/exchanges.csv', header = true);
 
+-- Only the manifests the marts need (daily candles, closed or not, and the liquidation
+-- streams), each file read as text and parsed: read_json's per-file set-up costs more than the
+-- parsing on thousands of small files.
 create or replace temp table manifests as
 select
-    venue as exchange_id,
-    dataset,
-    part,
-    day as capture_date,
+    doc.venue as exchange_id,
+    doc.dataset,
+    doc.part,
+    doc.day as capture_date,
     coalesce(
-        list_min(list_transform(sources, lambda s: cast(s.fetched_at as timestamptz))),
-        cast(landed_at as timestamptz)
+        list_min(list_transform(doc.sources, lambda s: cast(s.fetched_at as timestamptz))),
+        cast(doc.landed_at as timestamptz)
     ) at time zone 'UTC' as fetched_at
--- only the manifests the marts need: daily candles (closed or not) and the liquidation stream
-from read_json(
-    [
-        getvariable('manifest_dir') || '/binance/klines/dt=*/*-1d.json',
-        getvariable('manifest_dir') || '/binance/liquidations/dt=*/*.json'
-    ],
-    format = 'auto',
-    hive_partitioning = false,
-    columns = {
-        venue: 'varchar', dataset: 'varchar', day: 'date', part: 'varchar',
-        landed_at: 'varchar', sources: 'struct(uri varchar, sha256 varchar, fetched_at varchar)[]'
-    }
+from (
+    select json_transform(
+        content,
+        '{"venue": "VARCHAR", "dataset": "VARCHAR", "day": "DATE", "part": "VARCHAR",
+          "landed_at": "VARCHAR", "sources": [{"fetched_at": "VARCHAR"}]}'
+    ) as doc
+    from read_text([
+        getvariable('manifest_dir') || '/*/klines/dt=*/*-1d.json',
+        getvariable('manifest_dir') || '/*/liquidations/dt=*/*.json'
+    ])
 );
 
--- Liquidations: one row per distinct forced order (a re-sent websocket message is the same
--- order), filled ones only, in USD.
-create or replace temp table liquidations as
+-- Liquidations of the three venues in one shape: the liquidated position's side, the
+-- quantity in coin and the notional in the quote asset.
+create or replace temp table binance_liquidations as
+-- one row per distinct forced order (a re-sent websocket message is the same order); the side
+-- is the forced ORDER's: a SELL liquidates a long
 select
     'binance' as exchange_id,
+    symbol,
+    case upper(order_side) when 'SELL' then 'long' when 'BUY' then 'short' end as position_side,
+    filled_qty as qty_coin,
+    filled_qty * avg_price as notional_quote,
+    trade_time
+from (
+    select distinct symbol, order_side, filled_qty, avg_price, trade_time
+    from read_parquet(raw('binance', 'liquidations'), union_by_name = true)
+);
+
+create or replace temp table bybit_liquidations as
+-- every row is a liquidation; `side` is the liquidated POSITION's (Buy = a long); the notional
+-- is at the bankruptcy price
+select
+    'bybit' as exchange_id,
+    symbol,
+    case upper(side)
+        when 'BUY' then 'long' when 'SELL' then 'short'
+        when 'LONG' then 'long' when 'SHORT' then 'short'
+    end as position_side,
+    executed_qty as qty_coin,
+    executed_qty * bankruptcy_price as notional_quote,
+    trade_time
+from read_parquet(raw('bybit', 'liquidations'), union_by_name = true);
+
+-- OKX contract terms: each instruments snapshot's coin per contract applies until the next
+-- snapshot; the first one also before it.
+create or replace temp table okx_contract_terms as
+select
+    inst_id,
+    coin_per_contract,
+    case when row_number() over w = 1 then '-infinity'::timestamp else snapshot_at end
+        as valid_from,
+    coalesce(lead(snapshot_at) over w, 'infinity'::timestamp) as valid_to
+from (
+    select
+        inst_id,
+        snapshot_at,
+        case when ct_val_ccy = split_part(inst_family, '-', 1) then ct_val * ct_mult end
+            as coin_per_contract
+    from read_parquet(raw('okx', 'instruments'), union_by_name = true)
+    qualify row_number() over (partition by inst_id, snapshot_at order by _source) = 1
+)
+window w as (partition by inst_id order by snapshot_at);
+
+create or replace temp table okx_liquidations as
+-- linear swaps only; sizes in contracts x the contract's coin value; `pos_side` names the
+-- position unless it is `net`, where the ORDER's side does (a sell closes a long)
+select
+    'okx' as exchange_id,
+    okx_symbol(liq.inst_family) as symbol,
+    coalesce(
+        case upper(liq.pos_side)
+            when 'BUY' then 'long' when 'SELL' then 'short'
+            when 'LONG' then 'long' when 'SHORT' then 'short'
+        end,
+        case when lower(liq.pos_side) = 'net' then
+            case upper(liq.side) when 'SELL' then 'long' when 'BUY' then 'short' end
+        end
+    ) as position_side,
+    liq.qty_contracts * terms.coin_per_contract as qty_coin,
+    liq.qty_contracts * terms.coin_per_contract * liq.bankruptcy_price as notional_quote,
+    liq.trade_time
+from read_parquet(raw('okx', 'liquidations'), union_by_name = true) as liq
+left join okx_contract_terms as terms
+    on coalesce(liq.inst_id, liq.inst_family || '-SWAP') = terms.inst_id
+    and liq.trade_time >= terms.valid_from
+    and liq.trade_time < terms.valid_to
+where split_part(liq.inst_family, '-', 2) in ('USDT', 'USDC');
+
+-- The filled liquidations of every venue, in USD.
+create or replace temp table liquidations as
+select
+    liq.exchange_id,
     liq.symbol,
-    base_asset(liq.symbol) as base_asset,
-    case upper(liq.order_side) when 'SELL' then 'long' when 'BUY' then 'short' end
-        as position_side,
-    liq.filled_qty as qty_coin,
-    liq.filled_qty * liq.avg_price * rates.usd_per_quote_unit as notional_usd,
+    base_asset(undated(liq.symbol)) as base_asset,
+    liq.position_side,
+    liq.qty_coin,
+    liq.notional_quote * rates.usd_per_quote_unit as notional_usd,
+    liq.exchange_id = 'binance' as is_sampled_feed,
     liq.trade_time,
     cast(liq.trade_time as date) as liquidation_date
 from (
-    select distinct symbol, order_side, filled_qty, avg_price, trade_time
-    from read_parquet(getvariable('raw_dir') || '/binance/liquidations/dt=*/*.parquet')
+    from binance_liquidations
+    union all by name
+    from bybit_liquidations
+    union all by name
+    from okx_liquidations
 ) as liq
-left join quote_usd_rates as rates on quote_asset(liq.symbol) = rates.quote_asset
-where liq.filled_qty > 0;
+left join quote_usd_rates as rates on quote_asset(undated(liq.symbol)) = rates.quote_asset
+where liq.qty_coin > 0;
 
--- Open interest: one snapshot per symbol and time, first by source, in USD.
+-- Candles of every venue (both intervals: Bybit's hourly ones price its open interest), one
+-- per symbol, interval and open time, first by source; the close time is the candle's last
+-- millisecond.
+create or replace temp table candles as
+select * from (
+    select
+        'binance' as exchange_id, symbol, "interval", open_time, close_time, open_price,
+        high_price, low_price, close_price, volume_base, volume_quote, _source, dt
+    from read_parquet(raw('binance', 'klines'), hive_partitioning = true, union_by_name = true)
+    union all
+    select
+        'bybit', symbol, "interval", open_time,
+        open_time + case "interval" when '1d' then interval 1 day else interval 1 hour end
+            - interval 1 millisecond,
+        open_price, high_price, low_price, close_price, volume_base, volume_quote, _source, dt
+    from read_parquet(raw('bybit', 'klines'), hive_partitioning = true, union_by_name = true)
+    union all
+    select
+        'okx', okx_symbol(inst_id), "interval", open_time,
+        open_time + case "interval" when '1d' then interval 1 day else interval 1 hour end
+            - interval 1 millisecond,
+        open_price, high_price, low_price, close_price, volume_base, volume_quote, _source, dt
+    from read_parquet(raw('okx', 'klines'), hive_partitioning = true, union_by_name = true)
+)
+qualify row_number() over (
+    partition by exchange_id, symbol, "interval", open_time
+    order by _source, close_price, volume_base, high_price, low_price, open_price
+) = 1;
+
+-- Open interest of every venue, ONE-SIDED, one snapshot per symbol and time, first by source.
+create or replace temp table binance_open_interest as
+select
+    'binance' as exchange_id, symbol, snapshot_at,
+    open_interest_base as open_interest_coin, open_interest_quote
+from read_parquet(raw('binance', 'open_interest'), union_by_name = true)
+qualify row_number() over (
+    partition by symbol, snapshot_at order by _source, open_interest_base, open_interest_quote
+) = 1;
+
+create or replace temp table okx_open_interest as
+select
+    'okx' as exchange_id, okx_symbol(inst_id) as symbol, snapshot_at, open_interest_coin,
+    open_interest_usd as open_interest_quote
+from read_parquet(raw('okx', 'open_interest'), union_by_name = true)
+qualify row_number() over (
+    partition by okx_symbol(inst_id), snapshot_at
+    order by _source, open_interest_coin, open_interest_usd
+) = 1;
+
+-- Bybit's figure is two-sided: one side is `singleOpenInterest`, else half of it. Its value is
+-- the coin figure x the price interpolated inside the hourly candle the snapshot falls in
+-- (NULL without a candle in the two hours before).
+create or replace temp table bybit_open_interest as
+with one_sided as (
+    select symbol, snapshot_at, coin
+    from (
+        select
+            symbol,
+            snapshot_at,
+            _source,
+            coalesce(single_open_interest_base, open_interest_base / 2) as coin
+        from read_parquet(raw('bybit', 'open_interest'), union_by_name = true)
+    )
+    qualify row_number() over (partition by symbol, snapshot_at order by _source, coin) = 1
+),
+hourly as (
+    select symbol, open_time, open_price, close_price
+    from candles
+    where exchange_id = 'bybit' and "interval" = '1h'
+)
+select
+    'bybit' as exchange_id,
+    oi.symbol,
+    oi.snapshot_at,
+    oi.coin as open_interest_coin,
+    case when oi.snapshot_at < k.open_time + interval 2 hour then oi.coin * (
+        k.open_price + (k.close_price - k.open_price)
+            * least(epoch_ms(oi.snapshot_at - k.open_time) / 3600000.0, 1.0)
+    ) end as open_interest_quote
+from one_sided as oi
+asof left join hourly as k on oi.symbol = k.symbol and oi.snapshot_at >= k.open_time;
+
 create or replace temp table open_interest as
 select
-    'binance' as exchange_id,
+    oi.exchange_id,
     oi.symbol,
-    base_asset(oi.symbol) as base_asset,
+    base_asset(undated(oi.symbol)) as base_asset,
     oi.snapshot_at,
     cast(oi.snapshot_at as date) as snapshot_date,
-    oi.open_interest_base as open_interest_coin,
+    oi.open_interest_coin,
     oi.open_interest_quote * rates.usd_per_quote_unit as open_interest_usd
-from read_parquet(getvariable('raw_dir') || '/binance/open_interest/dt=*/*.parquet') as oi
-left join quote_usd_rates as rates on quote_asset(oi.symbol) = rates.quote_asset
-qualify row_number() over (
-    partition by oi.symbol, oi.snapshot_at
-    order by oi._source, oi.open_interest_base, oi.open_interest_quote
-) = 1;
+from (
+    from binance_open_interest
+    union all by name
+    from bybit_open_interest
+    union all by name
+    from okx_open_interest
+) as oi
+left join quote_usd_rates as rates on quote_asset(undated(oi.symbol)) = rates.quote_asset;
 
 -- Daily candles that had closed when fetched (per the day file's manifest), in USD.
 create or replace temp table daily_candles as
 select
-    'binance' as exchange_id,
+    k.exchange_id,
     k.symbol,
-    base_asset(k.symbol) as base_asset,
+    base_asset(undated(k.symbol)) as base_asset,
     cast(k.open_time as date) as price_date,
     k.open_price * rates.usd_per_quote_unit as open_usd,
     k.high_price * rates.usd_per_quote_unit as high_usd,
@@ -95,28 +274,29 @@ select
     k.close_price * rates.usd_per_quote_unit as close_usd,
     k.volume_base as volume_coin,
     k.volume_quote * rates.usd_per_quote_unit as volume_usd
-from read_parquet(
-    getvariable('raw_dir') || '/binance/klines/dt=*/*-1d.parquet', hive_partitioning = true
-) as k
+from candles as k
 inner join manifests as m
-    on m.dataset = 'klines'
+    on m.exchange_id = k.exchange_id
+    and m.dataset = 'klines'
     and m.part = k.symbol || '-1d'
     and m.capture_date = k.dt
-left join quote_usd_rates as rates on quote_asset(k.symbol) = rates.quote_asset
-where k.close_time < m.fetched_at
-qualify row_number() over (
-    partition by k.symbol, k.open_time
-    order by k._source, k.close_price, k.volume_base, k.high_price, k.low_price, k.open_price
-) = 1;
+left join quote_usd_rates as rates on quote_asset(undated(k.symbol)) = rates.quote_asset
+where k."interval" = '1d' and k.close_time < m.fetched_at;
 
--- The base assets the exchange was seen trading (dim_instruments' assets).
+-- The base assets each exchange was seen trading (dim_instruments' assets).
 create or replace temp table assets as
 select distinct exchange_id, base_asset from daily_candles
 union
 select distinct exchange_id, base_asset from open_interest
 union
 select distinct 'binance', base_asset(symbol)
-from read_parquet(getvariable('raw_dir') || '/binance/funding/dt=*/*.parquet')
+from read_parquet(raw('binance', 'funding'), union_by_name = true)
+union
+select distinct 'bybit', base_asset(undated(symbol))
+from read_parquet(raw('bybit', 'funding'), union_by_name = true)
+union
+select distinct 'okx', split_part(inst_id, '-', 1)
+from read_parquet(raw('okx', 'funding'), union_by_name = true)
 union
 select distinct exchange_id, base_asset from liquidations;
 
@@ -145,7 +325,8 @@ per_day as (
         count(*) filter (where position_side = 'long') as long_count,
         count(*) filter (where position_side = 'short') as short_count,
         count(*) as total_count,
-        max(notional_usd) as largest_usd
+        max(notional_usd) as largest_usd,
+        bool_or(is_sampled_feed) as is_sampled
     from liquidations
     group by all
 )
@@ -162,9 +343,8 @@ select
     coalesce(per_day.short_count, 0)::bigint as short_liquidation_count,
     coalesce(per_day.total_count, 0)::bigint as liquidation_count,
     coalesce(per_day.largest_usd, 0)::double as largest_liquidation_usd,
-    -- every Binance row comes from the sampled feed, so the exchange flag decides
     coalesce(exchanges.has_sampled_liquidation_feed, false)
-        or per_day.total_count is not null as is_sampled_feed
+        or coalesce(per_day.is_sampled, false) as is_sampled_feed
 from spine
 left join exchanges using (exchange_id)
 left join per_day using (liquidation_date, exchange_id, base_asset);

@@ -16,6 +16,7 @@ from datetime import date
 from pathlib import Path
 
 from bench.sizes import Size
+from include.cryptodw.assets import VENUES
 from include.cryptodw.offline import prepare_offline_exchange
 from include.cryptodw.pipeline import land_window
 from include.cryptodw.settings import Settings
@@ -28,15 +29,16 @@ RECIPE_FILE = "lake.json"
 
 
 def lake_settings(data_dir: Path, size: Size) -> Settings:
-    """Settings of a size's lake: simulated Binance, the size's symbols."""
+    """Settings of a size's lake: every venue wired end to end, simulated, the size's symbols."""
     return Settings(
-        data_dir=data_dir, source_mode="simulated", symbols=size.symbol_list, venues=("binance",)
+        data_dir=data_dir, source_mode="simulated", symbols=size.symbol_list, venues=VENUES
     )
 
 
 def recipe(size: Size) -> dict:
     return {
         "preset": PRESET,
+        "venues": list(VENUES),
         "symbols": list(size.symbol_list),
         "window_start": size.lake_window.start.isoformat(),
         "window_end": size.lake_window.end.isoformat(),

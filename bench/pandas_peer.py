@@ -1,8 +1,9 @@
 """The peer: the seven marts as an analyst would compute them with pandas from the raw lake.
 
-Reads the parquet day files and the landing manifests directly, applies the same rules as the
-dbt models (dedup, closed candles only, the liquidation capture spine, USD conversion from the
-seed, stocks never summed over time) and returns one DataFrame per mart.
+Reads the parquet day files of the three venues (Binance, Bybit, OKX) and the landing
+manifests directly, applies the same rules as the dbt models (each venue's staging
+normalisation, dedup, closed candles only, the liquidation capture spine, USD conversion from
+the seed, stocks never summed over time) and returns one DataFrame per mart.
 """
 
 from __future__ import annotations
@@ -14,6 +15,13 @@ import numpy as np
 import pandas as pd
 
 SYMBOL_PATTERN = r"^(.+?)(USDT|USDC)(?:_[0-9]{6})?$"
+# Bybit's dated linear futures: BTCUSDT-26MAR27 (the assets rule reads the symbol without it).
+DATED_SUFFIX = r"-[0-9]{2}[A-Z]{3}[0-9]{2}$"
+QUOTE_ASSETS = ("USDT", "USDC")
+# A side field's spelling -> the liquidated position, when the field names the position...
+POSITION_SIDES = {"BUY": "long", "SELL": "short", "LONG": "long", "SHORT": "short"}
+# ...and when it is the side of the forced (closing) order: a SELL closes a long.
+FORCED_ORDER_SIDES = {"SELL": "long", "BUY": "short"}
 LIQUIDATION_FIGURES = [
     "long_liquidations_usd",
     "short_liquidations_usd",
@@ -22,24 +30,40 @@ LIQUIDATION_FIGURES = [
     "short_liquidations_coin",
 ]
 LIQUIDATION_COUNTS = ["long_liquidation_count", "short_liquidation_count", "liquidation_count"]
+LIQUIDATION_COLUMNS = [
+    "exchange_id", "symbol", "position_side", "qty_coin", "notional_quote", "trade_time",
+]  # fmt: skip
+OPEN_INTEREST_COLUMNS = ["exchange_id", "symbol", "snapshot_at", "coin", "quote"]
+KLINE_PRICES = ["open_price", "high_price", "low_price", "close_price"]
+KLINE_ORDER = ["_source", "close_price", "volume_base", "high_price", "low_price", "open_price"]
 
 
-def read_dataset(raw_dir: Path, dataset: str, pattern: str = "*.parquet") -> pd.DataFrame:
-    """Every day file of a Binance dataset, with the partition day as `dt`."""
+def read_dataset(
+    raw_dir: Path, venue: str, dataset: str, pattern: str = "*.parquet"
+) -> pd.DataFrame:
+    """Every day file of a venue's dataset, with the partition day as `dt`."""
     frames = [
         pd.read_parquet(path).assign(dt=pd.Timestamp(path.parent.name.removeprefix("dt=")))
-        for path in sorted((raw_dir / "binance" / dataset).glob(f"dt=*/{pattern}"))
+        for path in sorted((raw_dir / venue / dataset).glob(f"dt=*/{pattern}"))
     ]
     return pd.concat([f for f in frames if len(f)], ignore_index=True)
 
 
-def read_manifests(manifest_dir: Path, dataset: str) -> pd.DataFrame:
-    """One row per landed day file: part, day and the earliest fetch time of its payloads."""
+def read_manifests(manifest_dir: Path, dataset: str, pattern: str = "*.json") -> pd.DataFrame:
+    """One row per landed day file of every venue: venue, part, day and the earliest fetch
+    time of its payloads."""
     rows = []
-    for path in sorted((manifest_dir / "binance" / dataset).glob("dt=*/*.json")):
+    for path in sorted(manifest_dir.glob(f"*/{dataset}/dt=*/{pattern}")):
         doc = json.loads(path.read_text())
         fetched = [s["fetched_at"] for s in doc["sources"]] or [doc["landed_at"]]
-        rows.append({"part": doc["part"], "day": doc["day"], "fetched_at": min(map(_utc, fetched))})
+        rows.append(
+            {
+                "exchange_id": doc["venue"],
+                "part": doc["part"],
+                "day": doc["day"],
+                "fetched_at": min(map(_utc, fetched)),
+            }
+        )
     frame = pd.DataFrame(rows)
     frame["day"] = pd.to_datetime(frame["day"])
     return frame
@@ -49,11 +73,21 @@ def _utc(value: str) -> pd.Timestamp:
     return pd.Timestamp(value).tz_convert("UTC").tz_localize(None)
 
 
+def okx_symbol(instrument: pd.Series) -> pd.Series:
+    """BTC-USDT-SWAP (or the family BTC-USDT) -> BTCUSDT, the warehouse's spelling."""
+    parts = instrument.str.split("-")
+    return parts.str[0] + parts.str[1]
+
+
+def first_by(frame: pd.DataFrame, keys: list[str], order: list[str]) -> pd.DataFrame:
+    """One row per `keys`: the first in `order` (NULLs last, as in SQL)."""
+    return frame.sort_values([*keys, *order]).drop_duplicates(keys)
+
+
 def with_assets(frame: pd.DataFrame, rates: pd.Series) -> pd.DataFrame:
-    parts = frame["symbol"].str.extract(SYMBOL_PATTERN)
-    return frame.assign(
-        exchange_id="binance", base_asset=parts[0], usd_per_quote=parts[1].map(rates)
-    )
+    """Base asset and USD rate of each row's symbol (dated suffix aside)."""
+    parts = frame["symbol"].str.replace(DATED_SUFFIX, "", regex=True).str.extract(SYMBOL_PATTERN)
+    return frame.assign(base_asset=parts[0], usd_per_quote=parts[1].map(rates))
 
 
 def build_marts(raw_dir: Path, manifest_dir: Path, seeds_dir: Path) -> dict[str, pd.DataFrame]:
@@ -63,10 +97,11 @@ def build_marts(raw_dir: Path, manifest_dir: Path, seeds_dir: Path) -> dict[str,
     sampled = pd.read_csv(seeds_dir / "exchanges.csv").set_index("exchange_id")[
         "has_sampled_liquidation_feed"
     ]
-    candles = daily_candles(raw_dir, manifest_dir, rates)
-    open_interest = open_interest_snapshots(raw_dir, rates)
+    klines = all_klines(raw_dir)
+    candles = daily_candles(klines, manifest_dir, rates)
+    open_interest = open_interest_snapshots(raw_dir, klines, rates)
     liquidations = filled_liquidations(raw_dir, rates)
-    funding = with_assets(read_dataset(raw_dir, "funding")[["symbol"]], rates)
+    funding = with_assets(funding_symbols(raw_dir), rates)
     assets = pd.concat(
         [f[["exchange_id", "base_asset"]] for f in (candles, open_interest, funding, liquidations)]
     ).drop_duplicates()
@@ -83,49 +118,202 @@ def build_marts(raw_dir: Path, manifest_dir: Path, seeds_dir: Path) -> dict[str,
     }
 
 
-def daily_candles(raw_dir: Path, manifest_dir: Path, rates: pd.Series) -> pd.DataFrame:
-    klines = read_dataset(raw_dir, "klines", "*-1d.parquet")
-    manifests = read_manifests(manifest_dir, "klines")
-    klines["part"] = klines["symbol"] + "-1d"
-    klines = klines.merge(manifests, left_on=["part", "dt"], right_on=["part", "day"])
-    klines = klines[klines["close_time"] < klines["fetched_at"]]
-    klines = klines.sort_values(
-        ["symbol", "open_time", "_source", "close_price", "volume_base", "high_price", "low_price"]
-    ).drop_duplicates(["symbol", "open_time"])
-    klines = with_assets(klines, rates)
+def all_klines(raw_dir: Path) -> pd.DataFrame:
+    """Candles of every venue and interval, one per symbol, interval and open time; the close
+    time is the candle's last millisecond (Bybit and OKX state none)."""
+    binance = read_dataset(raw_dir, "binance", "klines").assign(exchange_id="binance")
+    bybit = read_dataset(raw_dir, "bybit", "klines").assign(exchange_id="bybit")
+    okx = read_dataset(raw_dir, "okx", "klines")
+    okx = okx.assign(exchange_id="okx", symbol=okx_symbol(okx["inst_id"]))
+    for frame in (bybit, okx):
+        length = frame["interval"].map({"1d": pd.Timedelta(days=1), "1h": pd.Timedelta(hours=1)})
+        frame["close_time"] = frame["open_time"] + length - pd.Timedelta(milliseconds=1)
+    columns = [
+        "exchange_id", "symbol", "interval", "open_time", "close_time", *KLINE_PRICES,
+        "volume_base", "volume_quote", "_source", "dt",
+    ]  # fmt: skip
+    klines = pd.concat([f[columns] for f in (binance, bybit, okx)], ignore_index=True)
+    return first_by(klines, ["exchange_id", "symbol", "interval", "open_time"], KLINE_ORDER)
+
+
+def daily_candles(klines: pd.DataFrame, manifest_dir: Path, rates: pd.Series) -> pd.DataFrame:
+    """The 1d candles that had closed when their day file's payloads were fetched, in USD."""
+    daily = klines[klines["interval"] == "1d"]
+    manifests = read_manifests(manifest_dir, "klines", "*-1d.json")
+    daily = daily.assign(part=daily["symbol"] + "-1d").merge(
+        manifests, left_on=["exchange_id", "part", "dt"], right_on=["exchange_id", "part", "day"]
+    )
+    daily = with_assets(daily[daily["close_time"] < daily["fetched_at"]], rates)
     for column in ("open", "high", "low", "close"):
-        klines[f"{column}_usd"] = klines[f"{column}_price"] * klines["usd_per_quote"]
-    return klines.assign(
-        price_date=klines["open_time"].dt.normalize(),
-        volume_coin=klines["volume_base"],
-        volume_usd=klines["volume_quote"] * klines["usd_per_quote"],
+        daily[f"{column}_usd"] = daily[f"{column}_price"] * daily["usd_per_quote"]
+    return daily.assign(
+        price_date=daily["open_time"].dt.normalize(),
+        volume_coin=daily["volume_base"],
+        volume_usd=daily["volume_quote"] * daily["usd_per_quote"],
     )
 
 
-def open_interest_snapshots(raw_dir: Path, rates: pd.Series) -> pd.DataFrame:
-    snapshots = read_dataset(raw_dir, "open_interest")
-    snapshots = snapshots.sort_values(
-        ["symbol", "snapshot_at", "_source", "open_interest_base", "open_interest_quote"]
-    ).drop_duplicates(["symbol", "snapshot_at"])
+def open_interest_snapshots(raw_dir: Path, klines: pd.DataFrame, rates: pd.Series) -> pd.DataFrame:
+    """One-sided open interest of every venue per symbol and snapshot, in coin and USD."""
+    snapshots = pd.concat(
+        [
+            binance_open_interest(raw_dir),
+            bybit_open_interest(raw_dir, klines),
+            okx_open_interest(raw_dir),
+        ],
+        ignore_index=True,
+    )
     snapshots = with_assets(snapshots, rates)
     return snapshots.assign(
         snapshot_date=snapshots["snapshot_at"].dt.normalize(),
-        open_interest_coin=snapshots["open_interest_base"],
-        open_interest_usd=snapshots["open_interest_quote"] * snapshots["usd_per_quote"],
+        open_interest_coin=snapshots["coin"],
+        open_interest_usd=snapshots["quote"] * snapshots["usd_per_quote"],
+    )
+
+
+def binance_open_interest(raw_dir: Path) -> pd.DataFrame:
+    frame = read_dataset(raw_dir, "binance", "open_interest").rename(
+        columns={"open_interest_base": "coin", "open_interest_quote": "quote"}
+    )
+    frame = first_by(frame, ["symbol", "snapshot_at"], ["_source", "coin", "quote"])
+    return frame.assign(exchange_id="binance")[OPEN_INTEREST_COLUMNS]
+
+
+def okx_open_interest(raw_dir: Path) -> pd.DataFrame:
+    frame = read_dataset(raw_dir, "okx", "open_interest")
+    frame = frame.assign(
+        symbol=okx_symbol(frame["inst_id"]),
+        coin=frame["open_interest_coin"],
+        quote=frame["open_interest_usd"],
+    )
+    frame = first_by(frame, ["symbol", "snapshot_at"], ["_source", "coin", "quote"])
+    return frame.assign(exchange_id="okx")[OPEN_INTEREST_COLUMNS]
+
+
+def bybit_open_interest(raw_dir: Path, klines: pd.DataFrame) -> pd.DataFrame:
+    """Bybit's two-sided figure made one-sided (`singleOpenInterest`, else half), valued at the
+    price interpolated inside the hourly candle the snapshot falls in (NaN without a candle in
+    the two hours before)."""
+    frame = read_dataset(raw_dir, "bybit", "open_interest")
+    single = frame.get("single_open_interest_base", pd.Series(np.nan, index=frame.index))
+    frame = frame.assign(coin=single.fillna(frame["open_interest_base"] / 2))
+    frame = first_by(frame, ["symbol", "snapshot_at"], ["_source", "coin"])
+    hourly = klines[(klines["exchange_id"] == "bybit") & (klines["interval"] == "1h")]
+    hourly = hourly.astype({"symbol": frame["symbol"].dtype})
+    priced = pd.merge_asof(
+        frame.sort_values("snapshot_at"),
+        hourly[["symbol", "open_time", "open_price", "close_price"]].sort_values("open_time"),
+        left_on="snapshot_at",
+        right_on="open_time",
+        by="symbol",
+    )
+    elapsed = (priced["snapshot_at"] - priced["open_time"]) / pd.Timedelta(hours=1)
+    price = priced["open_price"] + (priced["close_price"] - priced["open_price"]) * elapsed.clip(
+        upper=1.0
+    )
+    recent = priced["snapshot_at"] < priced["open_time"] + pd.Timedelta(hours=2)
+    priced["quote"] = (priced["coin"] * price).where(recent)
+    return priced.assign(exchange_id="bybit")[OPEN_INTEREST_COLUMNS]
+
+
+def funding_symbols(raw_dir: Path) -> pd.DataFrame:
+    """The symbols each venue paid funding on."""
+    okx = read_dataset(raw_dir, "okx", "funding")
+    return pd.concat(
+        [
+            read_dataset(raw_dir, "binance", "funding")[["symbol"]].assign(exchange_id="binance"),
+            read_dataset(raw_dir, "bybit", "funding")[["symbol"]].assign(exchange_id="bybit"),
+            pd.DataFrame({"symbol": okx_symbol(okx["inst_id"]), "exchange_id": "okx"}),
+        ],
+        ignore_index=True,
     )
 
 
 def filled_liquidations(raw_dir: Path, rates: pd.Series) -> pd.DataFrame:
-    columns = ["symbol", "order_side", "filled_qty", "avg_price", "trade_time"]
-    orders = read_dataset(raw_dir, "liquidations")[columns].drop_duplicates()
-    orders = with_assets(orders[orders["filled_qty"] > 0], rates)
-    side = orders["order_side"].str.upper().map({"SELL": "long", "BUY": "short"})
+    """Liquidations of every venue with some filled quantity, in USD."""
+    orders = pd.concat(
+        [binance_liquidations(raw_dir), bybit_liquidations(raw_dir), okx_liquidations(raw_dir)],
+        ignore_index=True,
+    )
+    orders = with_assets(orders[orders["qty_coin"] > 0], rates)
     return orders.assign(
-        position_side=side,
         liquidation_date=orders["trade_time"].dt.normalize(),
-        qty_coin=orders["filled_qty"],
-        notional_usd=orders["filled_qty"] * orders["avg_price"] * orders["usd_per_quote"],
+        notional_usd=orders["notional_quote"] * orders["usd_per_quote"],
+        is_sampled_feed=orders["exchange_id"] == "binance",
     ).sort_values(["trade_time", "symbol", "qty_coin", "notional_usd"])
+
+
+def binance_liquidations(raw_dir: Path) -> pd.DataFrame:
+    """Distinct forced orders (a re-sent message is the same order); the side is the ORDER's."""
+    columns = ["symbol", "order_side", "filled_qty", "avg_price", "trade_time"]
+    orders = read_dataset(raw_dir, "binance", "liquidations")[columns].drop_duplicates()
+    return orders.assign(
+        exchange_id="binance",
+        position_side=orders["order_side"].str.upper().map(FORCED_ORDER_SIDES),
+        qty_coin=orders["filled_qty"],
+        notional_quote=orders["filled_qty"] * orders["avg_price"],
+    )[LIQUIDATION_COLUMNS]
+
+
+def bybit_liquidations(raw_dir: Path) -> pd.DataFrame:
+    """Every row a liquidation; `side` is the POSITION's; notional at the bankruptcy price."""
+    orders = read_dataset(raw_dir, "bybit", "liquidations")
+    return orders.assign(
+        exchange_id="bybit",
+        position_side=orders["side"].str.upper().map(POSITION_SIDES),
+        qty_coin=orders["executed_qty"],
+        notional_quote=orders["executed_qty"] * orders["bankruptcy_price"],
+    )[LIQUIDATION_COLUMNS]
+
+
+def okx_liquidations(raw_dir: Path) -> pd.DataFrame:
+    """Linear swaps only; contracts x the coin per contract of the instruments snapshot in
+    force (the first snapshot before it); `pos_side` names the position unless it is `net`,
+    where the ORDER's side does."""
+    orders = read_dataset(raw_dir, "okx", "liquidations")
+    family = orders["inst_family"].str.split("-")
+    orders = orders[family.str[1].isin(QUOTE_ASSETS)]
+    orders = orders.assign(instrument=orders["inst_id"].fillna(orders["inst_family"] + "-SWAP"))
+    sized = with_contract_size(orders, okx_contract_sizes(raw_dir))
+    by_position = sized["pos_side"].str.upper().map(POSITION_SIDES)
+    by_order = sized["side"].str.upper().map(FORCED_ORDER_SIDES)
+    qty_coin = sized["qty_contracts"] * sized["coin_per_contract"]
+    return sized.assign(
+        exchange_id="okx",
+        symbol=okx_symbol(sized["inst_family"]),
+        position_side=by_position.fillna(by_order.where(sized["pos_side"].str.lower() == "net")),
+        qty_coin=qty_coin,
+        notional_quote=qty_coin * sized["bankruptcy_price"],
+    )[LIQUIDATION_COLUMNS]
+
+
+def okx_contract_sizes(raw_dir: Path) -> pd.DataFrame:
+    """Coin per contract per instrument snapshot (NaN unless sized in the base coin)."""
+    specs = first_by(
+        read_dataset(raw_dir, "okx", "instruments"), ["inst_id", "snapshot_at"], ["_source"]
+    )
+    in_base = specs["ct_val_ccy"] == specs["inst_family"].str.split("-").str[0]
+    coin_per_contract = (specs["ct_val"] * specs["ct_mult"]).where(in_base)
+    return specs.assign(coin_per_contract=coin_per_contract)[
+        ["inst_id", "snapshot_at", "coin_per_contract"]
+    ]
+
+
+def with_contract_size(orders: pd.DataFrame, sizes: pd.DataFrame) -> pd.DataFrame:
+    """The latest snapshot at or before each order, else the instrument's first snapshot."""
+    sizes = sizes.rename(columns={"inst_id": "instrument"}).sort_values("snapshot_at")
+    matched = pd.merge_asof(
+        orders.sort_values("trade_time"),
+        sizes,
+        left_on="trade_time",
+        right_on="snapshot_at",
+        by="instrument",
+    )
+    first = sizes.drop_duplicates("instrument").set_index("instrument")["coin_per_contract"]
+    before_first = matched["snapshot_at"].isna()
+    first_sizes = matched.loc[before_first, "instrument"].map(first)
+    matched.loc[before_first, "coin_per_contract"] = first_sizes
+    return matched
 
 
 def liquidations_by_day(
@@ -133,8 +321,12 @@ def liquidations_by_day(
 ) -> pd.DataFrame:
     keys = ["liquidation_date", "exchange_id", "base_asset"]
     captures = read_manifests(manifest_dir, "liquidations")
-    captured_days = captures.loc[captures["part"] == "all", ["day"]].drop_duplicates()
-    spine = captured_days.rename(columns={"day": "liquidation_date"}).merge(assets, how="cross")
+    captured_days = captures.loc[captures["part"] == "all", ["exchange_id", "day"]]
+    spine = (
+        captured_days.drop_duplicates()
+        .rename(columns={"day": "liquidation_date"})
+        .merge(assets, on="exchange_id")
+    )
     frame = liquidations.assign(
         long_usd=liquidations["notional_usd"].where(liquidations["position_side"] == "long"),
         short_usd=liquidations["notional_usd"].where(liquidations["position_side"] == "short"),
@@ -151,10 +343,11 @@ def liquidations_by_day(
         short_liquidation_count=("short_usd", "count"),
         liquidation_count=("notional_usd", "size"),
         largest_liquidation_usd=("notional_usd", "max"),
+        is_sampled=("is_sampled_feed", "any"),
     )
     daily = spine.merge(per_day.reset_index(), on=keys, how="left")
     daily["is_sampled_feed"] = daily["exchange_id"].map(sampled).fillna(False).astype(bool) | (
-        daily["liquidation_count"].notna()
+        daily.pop("is_sampled").fillna(False).astype(bool)
     )
     figures = [*LIQUIDATION_FIGURES, "largest_liquidation_usd"]
     daily[figures] = daily[figures].fillna(0.0)
@@ -200,7 +393,7 @@ def open_interest_by_day(snapshots: pd.DataFrame) -> pd.DataFrame:
         .groupby(["exchange_id", "base_asset", "snapshot_at", "snapshot_date"])[
             ["open_interest_coin", "open_interest_usd"]
         ]
-        .sum()
+        .sum(min_count=1)  # all NULL stays NULL, as in SQL
         .reset_index()
         .sort_values("snapshot_at")
     )

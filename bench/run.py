@@ -29,6 +29,7 @@ from bench import steps
 from bench.lake import ensure_lake
 from bench.measure import Measured, in_child, percentile
 from bench.sizes import SIZES, Size
+from include.cryptodw.assets import VENUES
 from include.cryptodw.settings import REPO_ROOT, Settings, load_settings
 from include.cryptodw.windows import Window
 
@@ -314,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = run(size, cache_root, args.bi_rounds)
     print(
         f"size {size.name}: {size.symbols} symbols x {len(size.history.days)} days "
-        f"+ 1 new day, Binance"
+        f"+ 1 new day, {', '.join(VENUES)}"
     )
     print(format_table(rows))
     return 0

@@ -1,7 +1,7 @@
 """The benchmark sizes: how many symbols and days of history each one simulates.
 
-Every size lands Binance only: it is the one venue wired end to end into dbt
-(`include.cryptodw.assets.VENUES`). The history ends the day before `new_day`, the day the
+Every size lands the three venues wired end to end (`include.cryptodw.assets.VENUES`: Binance,
+Bybit, OKX) for its symbols. The history ends the day before `new_day`, the day the
 incremental-refresh step adds on top of it.
 """
 

@@ -137,7 +137,10 @@ def run_dbt(
     args = build_args(settings, command, selector, window, target_dir) + list(extra_args)
     log.info("dbt %s", " ".join(args))
     with _environment(dbt_env(settings)):
-        outcome = dbtRunner().invoke(args)
+        try:
+            outcome = dbtRunner().invoke(args)
+        finally:
+            _close_warehouse()
     results = _node_results(outcome.result)
     failed = [r for r in results if r["status"] in ("error", "fail", "runtime error")]
     if not outcome.success or failed:
@@ -147,6 +150,19 @@ def run_dbt(
         raise DbtBuildError(f"dbt {command} failed on {len(failed)} node(s):\n{lines}")
     log.info("dbt %s: %d nodes ok", command, len(results))
     return results
+
+
+def _close_warehouse() -> None:
+    """Close the DuckDB file dbt-duckdb kept open for the invocation (profile `keep_open`), so
+    this process and others can open it again (read-only or as the next writer) at once."""
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    try:
+        environment = DuckDBConnectionManager.env()
+    except Exception:  # no connection was opened (e.g. `dbt parse`)
+        return
+    environment.close()
+    DuckDBConnectionManager.close_all_connections()
 
 
 def source_freshness(settings: Settings) -> list[SourceFreshness]:

@@ -5,8 +5,7 @@ The runs are driven as the DAGs drive them, on a simulated Binance market (BTCUS
 ingest run's window comes from its data interval (`plan_slices`, the lookback included), the
 transform's from the windows its triggering landings announced (`refresh_window`). For time,
 the transform's `dbt build` leaves the data tests out (they run in tests/dbt; which days a
-run replaces does not depend on them), and staging, views over the whole lake, is created
-by the first run only.
+run replaces does not depend on them).
 """
 
 from __future__ import annotations
@@ -63,7 +62,7 @@ def test_the_lookback_setting_is_a_whole_number_of_days(data_dir, monkeypatch, v
         load_settings()
 
 
-def _scheduled_run(settings, day: date, first: bool = False) -> Window:
+def _scheduled_run(settings, day: date) -> Window:
     """The daily ingest run for `day`, then the transform run its landing events trigger."""
     (landing,) = {
         (s["window_start"], s["window_end"])
@@ -74,8 +73,7 @@ def _scheduled_run(settings, day: date, first: bool = False) -> Window:
     land_window(settings, landed)
     event = SimpleNamespace(extra=landed.as_dict())
     window = refresh_window(None, {"raw_binance__liquidations": [event]})
-    if first:
-        run_dbt(settings, "build", STAGING_SELECTOR, window, NO_TESTS)
+    run_dbt(settings, "build", STAGING_SELECTOR, window, NO_TESTS)
     run_dbt(settings, "build", DOWNSTREAM_SELECTOR, window, NO_TESTS)
     return window
 
@@ -143,7 +141,7 @@ def test_a_late_row_reaches_the_marts_with_the_next_run_and_reruns_change_nothin
     settings = load_settings()
     prepare_offline_exchange(settings, "crash", SIMULATED)
 
-    assert _scheduled_run(settings, JAN_31, first=True) == Window(date(2026, 1, 30), FEB_1)
+    assert _scheduled_run(settings, JAN_31) == Window(date(2026, 1, 30), FEB_1)
     jan_30 = _liquidations(settings, date(2026, 1, 30))
     on_time = _liquidations(settings, JAN_31)
     assert jan_30 and on_time and LATE_TRADE not in {at for at, _ in on_time}
