@@ -37,8 +37,8 @@ chromium: ## Install Debian's chromium if missing (headless check of the brief's
 demo: install ## Simulate a crash month offline, run it through Airflow, build and check the marts
 	$(BIN)/python -m include.cryptodw.demo
 
-test: install chromium audit ## Run the whole test suite (after the dependency audit)
-	$(BIN)/python -m pytest
+test: install chromium audit ## Run the whole test suite and the benchmark smoke run (after the dependency audit)
+	$(BIN)/python -m pytest -m "not bi"
 
 audit: $(BIN)/uv ## Fail on a known vulnerability in the pins that .pip-audit-ignore does not accept
 	$(BIN)/python scripts/pip_audit_gate.py --pip-audit "$(PIP_AUDIT)" --offline $(AUDIT_OFFLINE) $(AUDIT_REQUIREMENTS)
@@ -61,7 +61,7 @@ dbt-docs: install ## Serve the dbt docs site (written by every refresh) on http:
 bench: install ## Benchmark dbt vs a hand-written SQL floor and pandas: make bench SIZE=tiny|month|year|2y
 	$(BIN)/python -m bench.run --size $(SIZE)
 
-bench-smoke: install ## The benchmark at tiny size as a test (kept out of `make test` for time)
+bench-smoke: install ## The benchmark at tiny size as a test alone (`make test` runs it too)
 	$(BIN)/python -m pytest -m bench tests/bench
 
 # Superset lives in its own venv: its pins (SQLAlchemy 1.4, pandas 2.1) never move the project's.
