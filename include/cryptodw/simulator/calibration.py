@@ -609,28 +609,6 @@ KNOWN_GAPS = (
     "(tests/unit/simulator/test_calibration.py).",
 )
 
-# Measured, not computed: rewrite these figures when the simulator's cost changes.
-SCALE = (
-    "`simulate` streams: each UTC day is simulated, formatted a column at a time "
-    "(`simulator/columns.py`: pyarrow compute over numpy, byte for byte what the per-value "
-    "`formats` functions print) and written before the next, so memory follows the busiest "
-    "day, not the window (`tests/unit/simulator/test_sim_memory.py`). The CLI prints the "
-    "time and the peak resident memory of a run.",
-    "Measured on the shared 2-vCPU VM (24 GiB, other jobs running, `nice -n 10`), "
-    "`multiyear`, three venues: 59 days x 10 symbols went from 30.9 s (29.0 s CPU, peak "
-    "217 MiB) to 18.2 s (17.8 s CPU, 249 MiB), same files byte for byte; 1 year x 20 "
-    "symbols takes 243 s (234 s CPU), peak 388 MiB, 50,266 files, 3.4 GB, 31.0 M forced "
-    "orders; 1 year x 50 symbols took 883 s under a load average of 7 (622 s CPU), "
-    "peak 759 MiB (an earlier variant holding two days), 83,506 files, 8.2 GB.",
-    "2 years x 50 symbols was not rerun: linearly, about 20 minutes on a quiet machine "
-    "(2,487 s and 647 MiB before), 167,000 files and 16 GB. Half of what remains is the "
-    "market model's minute-by-minute feedback loop (`MarketSimulation._run_symbol`, pure "
-    "Python by design: each minute's liquidations move the next minute's price); the rest is "
-    "compression (the archives' deflate, the segments' gzip, the truth's zstd) and opening "
-    "files.",
-)
-
-
 def _fmt(value: float) -> str:
     if math.isinf(value) or math.isnan(value):
         return "-"
@@ -682,6 +660,4 @@ def report_markdown(calibration: Calibration) -> str:
         lines.append("")
     lines += ["## Known gaps", ""]
     lines += [f"* {gap}" for gap in KNOWN_GAPS]
-    lines += ["", "## Scale", ""]
-    lines += [f"{paragraph}\n" for paragraph in SCALE]
     return "\n".join(lines).rstrip("\n") + "\n"
