@@ -7,6 +7,7 @@ process supervisor (nothing it started survives it) and the marts comparison.
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -68,9 +69,17 @@ def test_the_supervisor_leaves_no_process_behind(tmp_path: Path):
         # a child that starts a grandchild, which would outlive a plain kill of the child
         supervisor.start("sleeper", ["bash", "-c", "sleep 300 & wait"])
         supervisor.start("python", [sys.executable, "-c", "import time; time.sleep(300)"])
-        assert len(supervisor.marked_processes()) == 3
+        _wait_until(lambda: len(supervisor.marked_processes()) == 3)
     assert supervisor.marked_processes() == []
     assert all(not p.running() for p in supervisor.processes)
+
+
+def _wait_until(condition, timeout_s: float = 30.0) -> None:
+    """The grandchild is forked after `start` returns; on a loaded machine that takes a while."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.05)
 
 
 def _warehouse(path: Path, rows: list[tuple]) -> Path:
