@@ -182,6 +182,18 @@ class Liquidations:
         price_scale = np.array([10.0**-s.price_decimals for s in specs])[self.symbol_index]
         return self.qty_base() * self.order_price_units * price_scale
 
+    def published_usd(self, specs: tuple[SymbolSpec, ...], venue: str) -> np.ndarray:
+        """Each order as the venue's public feed shows it, USDT (0 for an order never pushed).
+
+        Binance's stream pushes the latest order per symbol and second (`pushed`) with its
+        average fill price; Bybit's `allLiquidation` and OKX's `liquidation-orders` push every
+        order with its bankruptcy price. A warehouse fed by them adds up these figures.
+        """
+        shown = (
+            self.notional_usd(specs) if venue == "binance" else self.bankruptcy_notional_usd(specs)
+        )
+        return np.where(self.pushed, shown, 0.0)
+
 
 @dataclass(frozen=True)
 class VenueDay:

@@ -201,8 +201,8 @@ class Phase:
 class Mechanics:
     """How prices, positions, liquidations and funding interact.
 
-    The defaults are those the `crash` month was tuned with (its outcomes are the seed
-    report's); `CALIBRATED` is what the other presets use.
+    The defaults are those the `crash` month was tuned with (what its venues publish matches
+    the seed report's figures); `CALIBRATED` is what the other presets use.
     """
 
     deviation_vol: float = 0.022  # daily vol of the transient deviation from fair value
@@ -211,8 +211,8 @@ class Mechanics:
     vol_of_vol: float = 0.12  # hourly shocks to log volatility
     vol_half_life_h: float = 8.0
     wick: float = 0.7  # intra-minute high/low excursion, in minute standard deviations
-    leverage_median: float = 10.0
-    leverage_dispersion: float = 0.65  # log-sd of leverage across new positions
+    leverage_median: float = 13.3
+    leverage_dispersion: float = 0.74  # log-sd of leverage across new positions
     impact: float = 0.1  # log move per liquidated notional, as a fraction of daily volume
     permanent_impact: float = 0.3  # share of the impact that moves the fair value for good
     impact_spillover: float = 0.6  # share of BTC's liquidation impact that reaches the others
@@ -323,38 +323,40 @@ PRESETS: dict[str, Preset] = {
                 None,
                 drift=0.001,
                 vol=0.012,
-                open_rate=0.07,
-                close_rate=0.065,
+                open_rate=0.09,
+                close_rate=0.067,
                 long_share=0.64,
             ),
             # ... then a slow grind lower while traders close more than they open ...
             Phase(
                 "deleveraging",
                 15,
-                drift=-0.0055,
+                drift=-0.003,
                 vol=0.010,
-                open_rate=0.09,
-                close_rate=0.11,
-                long_share=0.62,
+                open_rate=0.093,
+                close_rate=0.113,
+                long_share=0.61,
             ),
+            # ... that turns into a slide once support gives way (most of the week's
+            # liquidations) ...
             Phase(
                 "breakdown",
                 6,
-                drift=-0.0055,
+                drift=-0.009,
                 vol=0.011,
-                open_rate=0.09,
-                close_rate=0.12,
-                long_share=0.66,
+                open_rate=0.126,
+                close_rate=0.179,
+                long_share=0.72,
             ),
             # ... and a last day whose moves come mostly from forced selling, not from news.
             Phase(
                 "sell-off",
                 1,
-                drift=-0.005,
+                drift=-0.004,
                 vol=0.009,
-                open_rate=0.08,
-                close_rate=0.10,
-                long_share=0.6,
+                open_rate=0.069,
+                close_rate=0.089,
+                long_share=0.58,
             ),
         ),
     ),

@@ -191,10 +191,12 @@ def funding_truth(venue_day: VenueDay, market_day: MarketDay) -> pa.Table:
 
 def daily_truth(venue_day: VenueDay, market_day: MarketDay) -> pa.Table:
     """Per symbol: the venue's candle of the day, closing open interest (one-sided) and
-    liquidated notional by side (fill prices, and bankruptcy prices as Bybit and OKX show)."""
+    liquidated notional by side: every order at its fill price and at its bankruptcy price,
+    and what the venue's public feed showed (`Liquidations.published_usd`)."""
     liq, specs = venue_day.liquidations, market_day.specs
     notional = liq.notional_usd(specs)
     bankruptcy = liq.bankruptcy_notional_usd(specs)
+    published = liq.published_usd(specs, venue_day.venue)
     columns: dict[str, list] = defaultdict(list)
     for s, spec in enumerate(specs):
         bars = venue_day.bars[spec.symbol]
@@ -218,9 +220,7 @@ def daily_truth(venue_day: VenueDay, market_day: MarketDay) -> pa.Table:
             chosen = mine & (liq.is_long == is_long)
             columns[f"{side}_liquidated_usd"].append(float(notional[chosen].sum()))
             columns[f"{side}_liquidated_bankruptcy_usd"].append(float(bankruptcy[chosen].sum()))
-            columns[f"{side}_liquidated_pushed_usd"].append(
-                float(notional[chosen & liq.pushed].sum())
-            )
+            columns[f"{side}_liquidated_published_usd"].append(float(published[chosen].sum()))
             columns[f"{side}_liquidation_orders"].append(int(chosen.sum()))
     table = pa.table(dict(columns))
     day = pa.array([market_day.day] * len(specs), pa.date32())
