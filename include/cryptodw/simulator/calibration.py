@@ -634,6 +634,7 @@ KNOWN_GAPS = (
     "(tests/unit/simulator/test_calibration.py).",
 )
 
+
 def _fmt(value: float) -> str:
     if math.isinf(value) or math.isnan(value):
         return "-"
