@@ -212,7 +212,7 @@ class Mechanics:
     vol_half_life_h: float = 8.0
     wick: float = 0.7  # intra-minute high/low excursion, in minute standard deviations
     leverage_median: float = 13.3
-    leverage_dispersion: float = 0.74  # log-sd of leverage across new positions
+    leverage_dispersion: float = 0.65  # log-sd of leverage across new positions
     impact: float = 0.1  # log move per liquidated notional, as a fraction of daily volume
     permanent_impact: float = 0.3  # share of the impact that moves the fair value for good
     impact_spillover: float = 0.6  # share of BTC's liquidation impact that reaches the others
