@@ -16,13 +16,17 @@ from datetime import date
 from pathlib import Path
 
 from include.cryptodw.simulator.bybit_api import SimulatedBybitApi
-from include.cryptodw.simulator.emitter import BinanceEmitter, StreamRecorder
 from include.cryptodw.simulator.exchange import SimulatedBinanceApi, SimulatedExchange
 from include.cryptodw.simulator.market import MarketDay, MarketSimulation
 from include.cryptodw.simulator.okx_api import SimulatedOkxApi
 from include.cryptodw.simulator.presets import VENUES, SymbolSpec, get_preset, resolve_specs
-from include.cryptodw.simulator.streams import VENUE_STREAMS
-from include.cryptodw.simulator.truth import spec_record, write_manifest, write_truth_day
+from include.cryptodw.simulator.truth import spec_record, write_manifest
+from include.cryptodw.simulator.writers import (
+    BinanceArchiveWriter,
+    ParallelWriters,
+    StreamsWriter,
+    TruthWriter,
+)
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +58,7 @@ class SimulationReport:
     liquidated_usd: float  # notional of all forced orders, every venue
     files_written: int
     seconds: float  # wall-clock generation time
-    peak_memory_mb: float  # peak resident memory of the process so far (getrusage)
+    peak_memory_mb: float  # peak resident memory: this process so far plus each writer's
 
 
 def simulate(
@@ -79,24 +83,15 @@ def simulate(
     model = MarketSimulation(get_preset(preset), start, end, specs, seed, venues)
     venues = tuple(model.contracts)
     replay_root, truth_root = Path(replay_root), Path(truth_root)
-    binance = BinanceEmitter(replay_root, specs, start, end) if "binance" in venues else None
-    streams = {
-        venue: (StreamRecorder(replay_root, venue, stream), build)
-        for venue, (stream, build) in VENUE_STREAMS.items()
-        if venue in venues
-    }
+    writers = [TruthWriter(truth_root, venues), StreamsWriter(replay_root, specs, venues)]
+    if "binance" in venues:
+        writers.append(BinanceArchiveWriter(replay_root, specs, start, end))
     totals = _Totals()
-    for market_day in model.days():
-        if binance is not None:
-            binance.emit(market_day)
-        for venue, (recorder, build) in streams.items():
-            recorder.record(market_day.day, build(market_day.venues[venue], specs))
-        totals.truth_files += write_truth_day(truth_root, market_day)
-        totals.add(market_day, specs)
-    if binance is not None:
-        binance.finish()
-    for recorder, _ in streams.values():
-        recorder.finish()
+    with ParallelWriters(writers) as parallel:
+        for market_day in model.days():
+            parallel.write(market_day)
+            totals.add(market_day, specs)
+        files, writers_peak_mb = parallel.finish()
     write_manifest(
         truth_root,
         {
@@ -108,7 +103,6 @@ def simulate(
             "venues": {v: [c.record() for c in model.contracts[v]] for v in venues},
         },
     )
-    files = totals.truth_files + 1 + sum(recorder.files_written for recorder, _ in streams.values())
     report = SimulationReport(
         preset=preset,
         start=start,
@@ -120,9 +114,9 @@ def simulate(
         liquidations=totals.liquidations,
         pushed=totals.pushed,
         liquidated_usd=totals.liquidated_usd,
-        files_written=files + (binance.files if binance is not None else 0),
+        files_written=files + 1,  # and the manifest
         seconds=time.perf_counter() - started,
-        peak_memory_mb=peak_memory_mb(),
+        peak_memory_mb=peak_memory_mb() + writers_peak_mb,
     )
     log.info("simulation %s %s..%s done: %s", preset, start, end, report)
     return report
@@ -139,7 +133,6 @@ class _Totals:
     liquidations: int = 0
     pushed: int = 0
     liquidated_usd: float = 0.0
-    truth_files: int = 0
 
     def add(self, market_day: MarketDay, specs: tuple[SymbolSpec, ...]) -> None:
         self.days += 1
