@@ -151,6 +151,19 @@ def test_every_layer_carries_all_three_venues(settings):
         assert [r["exchange_id"] for r in rows] == list(VENUES), relation
 
 
+def test_the_marts_show_what_the_truth_says_each_feed_published(settings):
+    """The daily truth's published USD (`Liquidations.published_usd`, the figure the crash
+    preset is tuned on against the seed report) is what `liquidations_daily` adds up."""
+    daily = liquidations_daily(settings)
+    rows = truth(settings, "daily")
+    for row in rows:
+        mart = daily[(row["venue"], row["day"], base_of(row["symbol"]))]
+        for side in ("long", "short"):
+            published = row[f"{side}_liquidated_published_usd"]
+            assert mart[f"{side}_liquidations_usd"] == pytest.approx(published, rel=REL, abs=1e-6)
+    assert len(rows) == len(VENUES) * len(WINDOW.days) * len(SYMBOLS)
+
+
 def test_complete_feeds_sum_to_the_truth_at_the_bankruptcy_price(settings):
     expected, daily = truth_liquidations(settings), liquidations_daily(settings)
     checked = 0
