@@ -50,6 +50,7 @@ from include.cryptodw.sources.common import (
     ParseResult,
     PayloadFormatError,
     RecordedSegment,
+    RepeatCounter,
     RowCollector,
     RowError,
     TimeBounds,
@@ -181,6 +182,8 @@ LIQUIDATIONS = pa.schema(
         pa.field("trade_time", TS, nullable=False),  # `T`
         pa.field("event_time", TS, nullable=False),  # message `ts`
         pa.field("received_at", TS),  # local receive time of the websocket message
+        # equal liquidations before this one in the same message (`common.RepeatCounter`)
+        pa.field("repeat_index", pa.int32(), nullable=False),
         pa.field("_source", pa.string(), nullable=False),
     ]
 )
@@ -423,9 +426,16 @@ def _add_liquidation_message(
         collector.settle_bad(text_, "'data' is not an array of liquidations", None)
         return
     topic_symbol = topic.partition(".")[2]
+    repeats = RepeatCounter()
     for event in events:
         build = functools.partial(
-            _liquidation_row, event, message, topic_symbol, received_at_ms, collector.source_uri
+            _liquidation_row,
+            event,
+            message,
+            topic_symbol,
+            received_at_ms,
+            repeats.next(event),
+            collector.source_uri,
         )
         collector.add(text_, build, functools.partial(time_hint, event, "T", timestamp_ms))
 
@@ -435,6 +445,7 @@ def _liquidation_row(
     message: Mapping,
     topic_symbol: str,
     received_at_ms: int | None,
+    repeat_index: int,
     source_uri: str,
 ) -> dict:
     record = _object(event)
@@ -449,6 +460,7 @@ def _liquidation_row(
         "trade_time": timestamp_ms(record, "T"),
         "event_time": timestamp_ms(message, "ts"),
         "received_at": received_at_ms,
+        "repeat_index": repeat_index,
         "_source": source_uri,
     }
 

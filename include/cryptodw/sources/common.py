@@ -17,6 +17,7 @@ import logging
 import math
 import re
 import zipfile
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -413,6 +414,25 @@ def csv_records(
 
 
 # ------------------------------------------------------------------------------ dedupe
+
+
+class RepeatCounter:
+    """Numbers equal entries within ONE payload: 0 for the first, 1 for an equal second, ...
+
+    Bybit and OKX liquidations carry no id, so two liquidations of the same size at the same
+    price and millisecond pushed together look alike; they are two liquidations. The number
+    keeps their rows apart, while a re-sent payload repeats the same numbers and its rows
+    still collapse as exact duplicates in the lake.
+    """
+
+    def __init__(self) -> None:
+        self._seen: Counter[str] = Counter()
+
+    def next(self, *entry: object) -> int:
+        key = json.dumps(entry, sort_keys=True, default=str)
+        index = self._seen[key]
+        self._seen[key] += 1
+        return index
 
 
 def dedupe_on_key(result: ParseResult, key: Sequence[str], venue: str, dataset: str) -> ParseResult:

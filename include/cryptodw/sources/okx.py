@@ -57,6 +57,7 @@ from include.cryptodw.sources.common import (
     ParseResult,
     PayloadFormatError,
     RecordedSegment,
+    RepeatCounter,
     RowCollector,
     RowError,
     TimeBounds,
@@ -194,6 +195,8 @@ LIQUIDATIONS = pa.schema(
         pa.field("loss_ccy", pa.string()),  # `ccy` (empty for SWAP)
         pa.field("trade_time", TS, nullable=False),  # `ts`
         pa.field("received_at", TS),  # websocket receive time; NULL from REST
+        # equal liquidations before this one in the same payload (`common.RepeatCounter`)
+        pa.field("repeat_index", pa.int32(), nullable=False),
         pa.field("_source", pa.string(), nullable=False),
     ]
 )
@@ -464,8 +467,9 @@ def _add_liquidation_message(
     if reason is not None:
         collector.settle_bad(text_, reason, None)
         return
+    repeats = RepeatCounter()
     for item in message["data"]:
-        _add_liquidation_item(collector, text_, item, received_at_ms, inst_type)
+        _add_liquidation_item(collector, text_, item, received_at_ms, inst_type, repeats)
 
 
 def _not_liquidation_orders(message: object) -> str | None:
@@ -482,16 +486,28 @@ def _not_liquidation_orders(message: object) -> str | None:
 
 
 def _add_liquidation_item(
-    collector: RowCollector, raw: str, item: object, received_at_ms: int | None, inst_type: str
+    collector: RowCollector,
+    raw: str,
+    item: object,
+    received_at_ms: int | None,
+    inst_type: str,
+    repeats: RepeatCounter,
 ) -> None:
     """One instrument's entry (`instId`, `instFamily`, `details[]`) of a push or REST page."""
     details = item.get("details") if isinstance(item, dict) else None
     if not isinstance(details, list):
         collector.settle_bad(raw, "entry has no 'details' array", None)
         return
+    instrument = {key: item.get(key) for key in ("instType", "instFamily", "uly", "instId")}
     for detail in details:
         build = functools.partial(
-            _liquidation_row, item, detail, inst_type, received_at_ms, collector.source_uri
+            _liquidation_row,
+            item,
+            detail,
+            inst_type,
+            received_at_ms,
+            repeats.next(instrument, detail),
+            collector.source_uri,
         )
         collector.add(raw, build, functools.partial(time_hint, detail, "ts", timestamp_ms))
 
@@ -501,6 +517,7 @@ def _liquidation_row(
     detail: object,
     inst_type: str,
     received_at_ms: int | None,
+    repeat_index: int,
     source_uri: str,
 ) -> dict:
     record = _object(detail)
@@ -520,6 +537,7 @@ def _liquidation_row(
         "loss_ccy": text(record, "ccy", optional=True),
         "trade_time": timestamp_ms(record, "ts"),
         "received_at": received_at_ms,
+        "repeat_index": repeat_index,
         "_source": source_uri,
     }
 
@@ -539,8 +557,9 @@ def _liquidation_order_rows(
     data: list, source_uri: str, inst_type: str, bounds: TimeBounds | None
 ) -> ParseResult:
     collector = _collector(LIQUIDATIONS, "liquidations", "trade_time", source_uri, bounds)
+    repeats = RepeatCounter()
     for item in data:
-        _add_liquidation_item(collector, raw_json(item), item, None, inst_type)
+        _add_liquidation_item(collector, raw_json(item), item, None, inst_type, repeats)
     return collector.result()
 
 

@@ -17,8 +17,10 @@ from urllib.parse import urlsplit
 
 import pyarrow as pa
 import pyarrow.feather as feather
+import pyarrow.parquet as pq
 import pytest
 
+from include.cryptodw.lake.writer import land_records
 from include.cryptodw.sources import bybit
 from include.cryptodw.sources.common import ExchangeAPIError, PagingError, PayloadFormatError
 from include.cryptodw.transport import (
@@ -176,6 +178,34 @@ def test_bad_liquidation_messages_are_quarantined_with_their_reason(tmp_path, te
     (reject,) = result.rejects
     assert reason in reject["reason"] and reject["raw"] == text
     assert (reject["venue"], reject["dataset"]) == ("bybit", "liquidations")
+
+
+def test_equal_liquidations_of_one_message_land_as_two_and_a_resent_message_adds_none(
+    tmp_path, settings
+):
+    """Bybit gives liquidations no id: two equal ones pushed together are two liquidations
+    (`repeat_index` 0 and 1); the same message received again is a copy."""
+    message = _message()
+    message["data"] = message["data"] * 2
+    received = _ms(datetime(2025, 10, 10, 12, 0, 1))
+    text_ = json.dumps(message)
+    _write_day(tmp_path, date(2025, 10, 10), [(received, text_), (received, text_)])
+
+    result = bybit.read_liquidations(tmp_path, date(2025, 10, 10), date(2025, 10, 11))
+    landed = land_records(
+        result.table,
+        raw_dir=settings.raw_dir,
+        manifest_dir=settings.manifest_dir,
+        venue="bybit",
+        dataset="liquidations",
+        part="BTCUSDT",
+        window_start=date(2025, 10, 10),
+        window_end=date(2025, 10, 11),
+    )
+
+    rows = pq.read_table(landed[0].path).to_pylist()
+    assert sorted(row["repeat_index"] for row in rows) == [0, 1]
+    assert {(row["executed_qty"], row["bankruptcy_price"]) for row in rows} == {(0.5, 104000.5)}
 
 
 def test_liquidation_received_after_midnight_lands_on_its_trade_day(tmp_path):

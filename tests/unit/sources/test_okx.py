@@ -144,6 +144,24 @@ def _push(**detail_changes) -> dict:
     return {"arg": {"channel": "liquidation-orders", "instType": "SWAP"}, "data": [item]}
 
 
+def test_equal_details_of_one_push_are_numbered_apart():
+    """OKX gives liquidations no id: two equal details in one push are two liquidations, kept
+    apart by `repeat_index` so the lake does not collapse them as copies."""
+    push = _push()
+    push["data"][0]["details"] *= 2
+    other = _push(sz="3")["data"][0]
+    push["data"].append(other)
+
+    result = okx.parse_liquidation_message(json.dumps(push), NOON + 50, "test://t")
+
+    rows = result.table.to_pylist()
+    assert [(row["qty_contracts"], row["repeat_index"]) for row in rows] == [
+        (12.0, 0),
+        (12.0, 1),
+        (3.0, 0),
+    ]
+
+
 @pytest.mark.parametrize(
     ("text", "reason"),
     [

@@ -6,9 +6,9 @@
       is `v` x the BANKRUPTCY price `p` (price_basis = 'bankruptcy'), which sits beyond the
       fill price: a close approximation of the liquidated value, not the traded one;
     - the topic pushes every liquidation (500 ms batches): is_sampled_feed = false. The
-      connector lands each recorded event once, so equal rows (same symbol, side, millisecond,
-      size and price) are distinct liquidations: the id numbers them (the raw suite warns when
-      they occur).
+      connector lands each recorded event once (equal events of one message apart by
+      `repeat_index`), so equal rows (same symbol, side, millisecond, size and price) are
+      distinct liquidations: the id numbers them (the raw suite warns when they occur).
     Dated linear futures carry a `-DDMMMYY` suffix (BTCUSDT-26MAR27); perpetuals none. -#}
 {%- set dated_suffix = "'-[0-9]{2}[A-Z]{3}[0-9]{2}$'" -%}
 {%- set undated_symbol = "regexp_replace(symbol, " ~ dated_suffix ~ ", '')" -%}
@@ -26,7 +26,7 @@ numbered as (
         *,
         row_number() over (
             partition by symbol, trade_time, side, executed_qty, bankruptcy_price
-            order by received_at, event_time, _source
+            order by received_at, event_time, _source, repeat_index
         ) as event_ordinal
 
     from source

@@ -56,7 +56,7 @@ linear as (
         coalesce(inst_id, inst_family || '-SWAP') as instrument,
         row_number() over (
             partition by inst_family, trade_time, side, pos_side, qty_contracts, bankruptcy_price
-            order by received_at nulls last, _source
+            order by received_at nulls last, _source, repeat_index
         ) as event_ordinal
 
     from source
