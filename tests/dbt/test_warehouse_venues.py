@@ -377,7 +377,7 @@ def test_okx_rest_rows_without_instrument_and_inverse_swaps(settings):
     at = datetime(2026, 2, 3, 12, 0)
     row = {"inst_type": "SWAP", "side": "buy", "pos_side": "net", "qty_contracts": 3.0,
            "bankruptcy_price": 90_000.0, "bankruptcy_loss": 0.0, "loss_ccy": "",
-           "trade_time": at, "received_at": None, "_source": "rest"}  # fmt: skip
+           "trade_time": at, "received_at": None, "repeat_index": 0, "_source": "rest"}  # fmt: skip
     rows = [
         {**row, "inst_family": "BTC-USDT", "inst_id": None},
         {**row, "inst_family": "BTC-USD", "inst_id": "BTC-USD-SWAP", "pos_side": "long"},
