@@ -153,11 +153,13 @@ async def collect_while(feeds, config, scenario, clock=wall_ms):
         await scenario()
     finally:
         stop.set()
-    return await asyncio.wait_for(collector, 10)
+    # bounds against a hang, not timings: closing segments fsyncs, which a disk busy with
+    # other jobs' writes can hold up for seconds
+    return await asyncio.wait_for(collector, 30)
 
 
 def run(coroutine):
-    return asyncio.run(asyncio.wait_for(coroutine, 20))
+    return asyncio.run(asyncio.wait_for(coroutine, 60))
 
 
 def today() -> date:
