@@ -9,7 +9,6 @@ liquidation websocket), and the ground truth per venue under the truth root.
 from __future__ import annotations
 
 import logging
-import resource
 import time
 from dataclasses import dataclass
 from datetime import date
@@ -20,12 +19,14 @@ from include.cryptodw.simulator.exchange import SimulatedBinanceApi, SimulatedEx
 from include.cryptodw.simulator.market import MarketDay, MarketSimulation
 from include.cryptodw.simulator.okx_api import SimulatedOkxApi
 from include.cryptodw.simulator.presets import VENUES, SymbolSpec, get_preset, resolve_specs
+from include.cryptodw.simulator.streams import VENUE_STREAMS
 from include.cryptodw.simulator.truth import spec_record, write_manifest
 from include.cryptodw.simulator.writers import (
     BinanceArchiveWriter,
     ParallelWriters,
     StreamsWriter,
     TruthWriter,
+    peak_memory_mb,
 )
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ __all__ = [
     "SimulatedExchange",
     "SimulatedOkxApi",
     "SimulationReport",
+    "peak_memory_mb",
     "simulate",
     "simulated_exchange",
 ]
@@ -83,7 +85,9 @@ def simulate(
     model = MarketSimulation(get_preset(preset), start, end, specs, seed, venues)
     venues = tuple(model.contracts)
     replay_root, truth_root = Path(replay_root), Path(truth_root)
-    writers = [TruthWriter(truth_root, venues), StreamsWriter(replay_root, specs, venues)]
+    writers = [TruthWriter(truth_root, venues)]
+    if any(venue in VENUE_STREAMS for venue in venues):
+        writers.append(StreamsWriter(replay_root, specs, venues))
     if "binance" in venues:
         writers.append(BinanceArchiveWriter(replay_root, specs, start, end))
     totals = _Totals()
@@ -120,11 +124,6 @@ def simulate(
     )
     log.info("simulation %s %s..%s done: %s", preset, start, end, report)
     return report
-
-
-def peak_memory_mb() -> float:
-    """Peak resident set size of this process, MiB (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 @dataclass

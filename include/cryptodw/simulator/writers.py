@@ -33,6 +33,11 @@ DAYS_IN_FLIGHT = 2
 POLL_SECONDS = 0.5
 
 
+def peak_memory_mb() -> float:
+    """Peak resident set size of this process, MiB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 class Writer(Protocol):
     venues: tuple[str, ...]  # the venues whose days it writes (only those are sent to it)
 
@@ -117,7 +122,7 @@ def _serve(writer: Writer, inbox: multiprocessing.Queue, outbox: multiprocessing
         while (market_day := inbox.get()) is not None:
             writer.write(market_day)
         files = writer.finish()
-        outbox.put(("done", files, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+        outbox.put(("done", files, peak_memory_mb()))
     except BaseException:  # noqa: BLE001 - any failure goes back to the parent, whole
         outbox.put(("failed", traceback.format_exc(), 0.0))
 

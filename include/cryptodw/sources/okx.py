@@ -40,7 +40,6 @@ import itertools
 import json
 import logging
 import re
-from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import date
@@ -213,7 +212,8 @@ RAW_DATASETS: dict[str, tuple[pa.Schema, str]] = {
 # Envelope codes that mean "slow down": 50011 Too Many Requests (EXCHANGES.md, rate limits).
 RATE_LIMIT_CODES = frozenset({"50011"})
 
-# What makes two liquidation rows the same liquidation, whichever feed they came from.
+# What makes two liquidation rows the same liquidation, whichever feed they came from
+# (`repeat_index` tells apart equal liquidations of one payload).
 LIQUIDATION_KEY = (
     "inst_family",
     "trade_time",
@@ -221,6 +221,7 @@ LIQUIDATION_KEY = (
     "pos_side",
     "qty_contracts",
     "bankruptcy_price",
+    "repeat_index",
 )
 
 
@@ -569,23 +570,15 @@ def _liquidation_order_rows(
 def union_liquidations(groups: Sequence[Sequence[dict]]) -> list[dict]:
     """One row per liquidation across payloads that may repeat each other.
 
-    Each group is what ONE payload said (one websocket message, one REST page). Inside a
-    payload, equal rows are distinct liquidations (same size at the same price and ms); across
-    payloads they are the same ones seen again. So each `LIQUIDATION_KEY` is kept as many times
-    as the most any single payload holds it, taking rows from earlier groups first (websocket
-    rows carry their receive time). Rows come back in trade-time order.
+    Each group is what ONE payload said (one websocket message, one REST page). Equal
+    liquidations inside a payload differ by `repeat_index`, so a `LIQUIDATION_KEY` seen in
+    another payload is the same liquidation seen again: the row from the earliest group is kept
+    (websocket rows carry their receive time). Rows come back in trade-time order.
     """
-    wanted: dict[tuple, int] = {}
-    for group in groups:
-        for ident, count in Counter(_liquidation_ident(row) for row in group).items():
-            wanted[ident] = max(wanted.get(ident, 0), count)
-    kept, taken = [], Counter()
+    kept: dict[tuple, dict] = {}
     for row in itertools.chain.from_iterable(groups):
-        ident = _liquidation_ident(row)
-        if taken[ident] < wanted[ident]:
-            taken[ident] += 1
-            kept.append(row)
-    return sorted(kept, key=lambda row: (row["trade_time"], _liquidation_ident(row)))
+        kept.setdefault(_liquidation_ident(row), row)
+    return sorted(kept.values(), key=lambda row: (row["trade_time"], _liquidation_ident(row)))
 
 
 def _liquidation_ident(row: Mapping[str, object]) -> tuple:
@@ -596,7 +589,7 @@ def merge_liquidations(*results: ParseResult) -> ParseResult:
     """The websocket result and REST back-stop results as one, each liquidation once.
 
     Each result is already one row per liquidation; a liquidation in several of them is kept
-    as many times as the most any one of them holds it, preferring the earlier result.
+    once, from the earliest result.
     """
     groups = [result.table.to_pylist() for result in results]
     table = pa.Table.from_pylist(union_liquidations(groups), schema=LIQUIDATIONS)
