@@ -29,7 +29,6 @@ SLICE_SAFE = {
     "ExpectColumnValuesToBeInSet",
     "ExpectColumnValuesToMatchRegex",
     "ExpectColumnPairValuesAToBeGreaterThanB",
-    "ExpectColumnPairValuesToBeInSet",
     "ExpectColumnValuesToBeUnique",
     "ExpectCompoundColumnsToBeUnique",
 }

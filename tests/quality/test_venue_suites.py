@@ -38,7 +38,6 @@ NOT_NULL = "expect_column_values_to_not_be_null"
 NULL = "expect_column_values_to_be_null"
 BETWEEN = "expect_column_values_to_be_between"
 IN_SET = "expect_column_values_to_be_in_set"
-PAIR_IN_SET = "expect_column_pair_values_to_be_in_set"
 UNIQUE = "expect_compound_columns_to_be_unique"
 UNIQUE_COLUMN = "expect_column_values_to_be_unique"
 
@@ -325,9 +324,9 @@ FAULTS = [
         "okx",
         "liquidations",
         side_upper_case,
-        {(IN_SET, "side"): one, (PAIR_IN_SET, "side, pos_side"): one},
+        {(IN_SET, "side"): one, (IN_SET, "_dq_side_pos_side"): one},
     ),
-    Fault("okx", "liquidations", sell_closing_a_short, {(PAIR_IN_SET, "side, pos_side"): one}),
+    Fault("okx", "liquidations", sell_closing_a_short, {(IN_SET, "_dq_side_pos_side"): one}),
     Fault("okx", "liquidations", null_bankruptcy_price, {(NOT_NULL, "bankruptcy_price"): one}),
     Fault("bybit", "instruments", duplicate_symbol, {(UNIQUE_COLUMN, "symbol"): two}),
     Fault("bybit", "instruments", inverse_contract, {(IN_SET, "contract_type"): one}),

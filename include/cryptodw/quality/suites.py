@@ -196,13 +196,6 @@ def _in_set(
     )
 
 
-def _pairs_in_set(a: str, b: str, pairs: Iterable[tuple[Any, Any]]) -> Expectation:
-    """(a, b) of every row is one of `pairs`."""
-    return _gxe().ExpectColumnPairValuesToBeInSet(
-        column_A=a, column_B=b, value_pairs_set=[tuple(pair) for pair in pairs]
-    )
-
-
 def _matches(column: str, regex: str) -> Expectation:
     return _gxe().ExpectColumnValuesToMatchRegex(column=column, regex=regex)
 
@@ -270,6 +263,19 @@ def _offset_ms(time_column: str, step_ms: int) -> Derivation:
 
     def derive(df: pd.DataFrame) -> pd.Series:
         return _epoch_ms(df[time_column]) % step_ms
+
+    return derive
+
+
+def _pair_value(pair: Sequence[str]) -> str:
+    return "/".join(pair)
+
+
+def _column_pair(a: str, b: str) -> Derivation:
+    """ "a/b" of each row (missing where either is), to check pairs with a vectorised in-set."""
+
+    def derive(df: pd.DataFrame) -> pd.Series:
+        return df[a].astype("string") + "/" + df[b].astype("string")
 
     return derive
 
@@ -359,6 +365,10 @@ OKX_ORDER_SIDES = ("buy", "sell")  # the liquidation ORDER's side
 OKX_POSITION_SIDES = ("long", "short", "net")  # the liquidated position; net: one-way mode
 # Selling closes a long, buying closes a short; in net mode the order side alone says which.
 OKX_SIDE_PAIRS = (("sell", "long"), ("buy", "short"), ("sell", "net"), ("buy", "net"))
+# GE's pandas ExpectColumnPairValuesToBeInSet walks the rows one by one (7 s for the 25k OKX
+# liquidations of a crash day, a third of landing it): the pair is checked as one derived
+# column, "side/pos_side", with a vectorised in-set instead.
+OKX_SIDE_PAIR = "_dq_side_pos_side"
 OKX_CONTRACT_TYPES = ("linear", "inverse")
 OKX_STATES = ("live", "suspend", "preopen", "test")
 OKX_FUNDING_FORMULAS = ("noRate", "withRate")
@@ -582,7 +592,7 @@ def _okx_liquidations(window: Window) -> list[Expectation]:
         _matches("inst_id", OKX_SWAP_ID),
         _in_set("side", OKX_ORDER_SIDES),
         _in_set("pos_side", OKX_POSITION_SIDES),
-        _pairs_in_set("side", "pos_side", OKX_SIDE_PAIRS),
+        _in_set(OKX_SIDE_PAIR, [_pair_value(pair) for pair in OKX_SIDE_PAIRS]),
         _in_window("trade_time", window),
         *_positive(["qty_contracts", "bankruptcy_price"]),
         *_non_negative(["bankruptcy_loss"]),
@@ -675,7 +685,11 @@ _RAW_RULES: dict[str, dict[str, RawRules]] = {
             _okx_funding, ("inst_id", "funding_time"), _per_day("funding_time", "inst_id")
         ),
         "instruments": RawRules(_okx_instruments, ("inst_id",)),
-        "liquidations": RawRules(_okx_liquidations, ("inst_family", "trade_time", "side")),
+        "liquidations": RawRules(
+            _okx_liquidations,
+            ("inst_family", "trade_time", "side"),
+            {OKX_SIDE_PAIR: _column_pair("side", "pos_side")},
+        ),
         COLLECTOR_COVERAGE_GAPS: _COVERAGE_GAP_RULES,
     },
 }
