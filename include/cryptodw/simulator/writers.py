@@ -119,12 +119,23 @@ class WriterFailed(RuntimeError):
 def _serve(writer: Writer, inbox: multiprocessing.Queue, outbox: multiprocessing.Queue) -> None:
     """A writer's process: every day from `inbox` until None, then the result to `outbox`."""
     try:
-        while (market_day := inbox.get()) is not None:
+        while (market_day := _next_day(inbox)) is not None:
             writer.write(market_day)
         files = writer.finish()
         outbox.put(("done", files, peak_memory_mb()))
     except BaseException:  # noqa: BLE001 - any failure goes back to the parent, whole
         outbox.put(("failed", traceback.format_exc(), 0.0))
+
+
+def _next_day(inbox: multiprocessing.Queue) -> MarketDay | None:
+    """The next day to write; exits when the simulating process is gone (killed: it could not
+    send the None that ends the run), instead of waiting for it forever."""
+    while True:
+        try:
+            return inbox.get(timeout=POLL_SECONDS)
+        except queue.Empty:
+            if not multiprocessing.parent_process().is_alive():
+                raise SystemExit("the simulating process is gone") from None
 
 
 def _only(market_day: MarketDay, venues: tuple[str, ...]) -> MarketDay:

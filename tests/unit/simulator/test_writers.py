@@ -4,11 +4,13 @@ no process left behind."""
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import os
 import time
 from datetime import date
 from pathlib import Path
 
+import psutil
 import pytest
 
 from include.cryptodw.simulator import peak_memory_mb, simulate
@@ -154,3 +156,33 @@ def test_simulate_reports_every_process_peak_memory(tmp_path: Path):
     )
     assert report.peak_memory_mb > peak_memory_mb()  # this process's, plus the writers'
     assert report.files_written == len(_tree_digest(tmp_path))
+
+
+def _simulate_forever(pids) -> None:
+    """A simulating process that starts writers, reports their pids and never sends them a day."""
+    with ParallelWriters([_Idle(), _Idle()]) as writers:
+        pids.put([worker.process.pid for worker in writers._workers])
+        time.sleep(600)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+
+
+def test_writers_exit_when_the_simulating_process_is_killed():
+    context = multiprocessing.get_context("spawn")
+    pids = context.Queue()
+    simulating = context.Process(target=_simulate_forever, args=(pids,))
+    simulating.start()
+    writer_pids = pids.get(timeout=60)
+    assert all(_alive(pid) for pid in writer_pids)
+    simulating.kill()  # SIGKILL: no __exit__, no None sent
+    simulating.join()
+    deadline = time.monotonic() + 30
+    while any(_alive(pid) for pid in writer_pids) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(_alive(pid) for pid in writer_pids)
