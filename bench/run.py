@@ -157,11 +157,12 @@ def check_agreement(figures: dict[str, dict[str, dict[str, float]]]) -> None:
 
 
 def incremental(lake: Settings, size: Size, full: Settings) -> list[Row]:
-    """Step 2: one new day on the whole history vs on the last month of it."""
+    """Step 2: one new day on the whole history vs on the last month of it: a warehouse built
+    from a lake holding only that month (and the new day), as a deployment a month old has."""
     if size.baseline_history == size.history:
         baseline = full  # the history is a month or less: the same warehouse, measured twice
     else:
-        baseline = steps.run_directory(lake, "baseline")
+        baseline = steps.recent_run_directory(lake, "baseline", size.baseline_history.start)
         built = Window(size.baseline_history.start, size.new_day_window.end)
         in_child(steps.fresh_dbt_build, baseline, built)
     short = in_child(steps.dbt, baseline, "build", size.new_day_window)

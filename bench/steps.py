@@ -8,8 +8,10 @@ built from one lake (`Settings` derives every path from its data directory).
 from __future__ import annotations
 
 import re
+import shutil
 import time
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -42,6 +44,22 @@ def run_directory(lake: Settings, name: str) -> Settings:
     return Settings(
         data_dir=data_dir, source_mode=lake.source_mode, symbols=lake.symbols, venues=lake.venues
     )
+
+
+def recent_run_directory(lake: Settings, name: str, since: date) -> Settings:
+    """A run directory whose lake holds only the day partitions from `since` on (links to the
+    size's lake): the lake of a deployment with that much history."""
+    run = run_directory(lake, name)
+    recent = run.data_dir / "lake"
+    if recent.is_symlink():
+        recent.unlink()
+    shutil.rmtree(recent, ignore_errors=True)
+    for partition in sorted(lake.lake_dir.glob("*/*/*/dt=*")):
+        if date.fromisoformat(partition.name.removeprefix("dt=")) >= since:
+            link = recent / partition.relative_to(lake.lake_dir)
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(partition, target_is_directory=True)
+    return run
 
 
 def dbt(settings: Settings, command: str, window: Window | None = None) -> int:
