@@ -1,11 +1,12 @@
 {#- The body of a staging import CTE: the source's documented columns, named explicitly (so raw
-    schema drift never leaks downstream), read through dbt-duckdb's external_location.
+    schema drift never leaks downstream), read through dbt-duckdb's external_location: the day
+    partitions (`dt`) of the run window only, or every one when `windowed` is false.
 
     A glob that matches no file at all (a dataset never landed on a fresh lake) makes DuckDB's
     read_parquet/read_json fail. In that case this returns a typed, empty relation built from
     the `data_type`s in the source YAML, so the build still works. Days without events are
     landed as empty parquet files, which read normally. -#}
-{% macro select_source_columns(source_name, table_name) -%}
+{% macro select_source_columns(source_name, table_name, windowed=true) -%}
     {%- set relation = source(source_name, table_name) -%}
     {%- set columns = source_columns(source_name, table_name) -%}
     {%- if source_has_files(relation) %}
@@ -14,6 +15,9 @@
         {{ adapter.quote(column.name) }}{{ ',' if not loop.last }}
         {%- endfor %}
     from {{ relation }}
+    {%- if windowed %}
+    where {{ in_window('dt') }}
+    {%- endif %}
     {%- else %}
     -- no file matches this source yet: an empty relation with the documented types
     select

@@ -367,8 +367,44 @@ def extra_raw_file(settings: Settings, venue: str, dataset: str, table: pa.Table
 
 
 def restage(settings: Settings, venue: str, dataset: str) -> None:
-    """Rebuild one staging table (the build's window vars keep dbt's partial-parse cache)."""
-    run_dbt(settings, "run", None, WINDOW, ("--select", f"stg_{venue}__{dataset}"))
+    """Refresh EXTRA_DAY in one staging table (a run reads and replaces only its window)."""
+    extra_day = Window(EXTRA_DAY, EXTRA_DAY + timedelta(days=1))
+    run_dbt(settings, "run", None, extra_day, ("--select", f"stg_{venue}__{dataset}"))
+
+
+def test_a_refresh_reads_and_replaces_only_its_window(settings):
+    """A refresh of one day reads that day's partitions of the lake, not the history (a day
+    hidden from the lake keeps its staged rows), and replaces that day (hidden, it is gone)."""
+    first, second = WINDOW.days[0], WINDOW.days[1]
+    counts = (
+        "select _partition_date as day, count(*) as n from staging.stg_bybit__liquidations "
+        "group by all order by day"
+    )
+    before = warehouse(settings, counts)
+    assert [row["day"] for row in before] == [first, second]
+
+    def refresh(day: date) -> None:
+        window = Window(day, day + timedelta(days=1))
+        run_dbt(settings, "run", None, window, ("--select", "stg_bybit__liquidations"))
+
+    refresh(first)
+    assert warehouse(settings, counts) == before  # the second day was not read (nor doubled)
+    with hidden_partition(settings, "bybit", "liquidations", second):
+        refresh(second)
+        assert warehouse(settings, counts) == before[:1]  # the second day was replaced
+    refresh(second)
+    assert warehouse(settings, counts) == before
+
+
+@contextmanager
+def hidden_partition(settings: Settings, venue: str, dataset: str, day: date) -> Iterator[None]:
+    partition = Path(settings.raw_dir, venue, dataset, f"dt={day}")
+    hidden = partition.with_name(f".hidden-{partition.name}")
+    partition.rename(hidden)
+    try:
+        yield
+    finally:
+        hidden.rename(partition)
 
 
 def test_okx_rest_rows_without_instrument_and_inverse_swaps(settings):

@@ -1,11 +1,15 @@
 {#- Bybit linear contract specifications, one row per contract and instruments snapshot, in the
     columns every venue's staged instruments share. A linear contract has no contract size:
     quantities are in base coin, so one contract is 1 coin here. -#}
+{#- Every snapshot, whatever the run window: a snapshot lands on the day the venue answered,
+    and the liquidations of any window are sized by the snapshots around them. -#}
+{{ config(materialized = 'table') }}
+
 with
 
 source as (
 
-    {{ select_source_columns('bybit', 'instruments') }}
+    {{ select_source_columns('bybit', 'instruments', windowed=false) }}
 
 ),
 

@@ -22,6 +22,9 @@ klines as (
 
     select * from {{ ref('stg_bybit__klines') }}
     where kline_interval = '1h'
+        {#- a snapshot is priced by a candle of its last 2 hours; the day before the window
+            holds every candle the window's snapshots can use -#}
+        and _partition_date >= {{ window_bound('window_start') }} - interval 1 day
 
 ),
 

@@ -2,11 +2,15 @@
     every venue's staged instruments share. One contract is ct_val x ct_mult units of
     ct_val_ccy; that is a size in COIN only when ct_val_ccy is the base asset (linear swaps;
     inverse swaps are sized in USD), so contract_size_coin is NULL otherwise. -#}
+{#- Every snapshot, whatever the run window: a snapshot lands on the day the venue answered,
+    and the liquidations of any window are sized by the snapshots around them. -#}
+{{ config(materialized = 'table') }}
+
 with
 
 source as (
 
-    {{ select_source_columns('okx', 'instruments') }}
+    {{ select_source_columns('okx', 'instruments', windowed=false) }}
 
 ),
 
