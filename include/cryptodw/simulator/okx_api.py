@@ -25,6 +25,7 @@ strictly between `before`/`begin` (newer than) and `after`/`end` (older than), t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -217,9 +218,12 @@ class SimulatedOkxApi(ClockedApi):
         if params.get("state", "unfilled") != "filled":
             return []
         contract = matches[0]
-        table = self.truth.symbol_rows("liquidations", contract["symbol"])
+        oldest_ms = self.now_ms - self.liquidation_history_ms
+        # only the days OKX still answers: a year of liquidations does not fit in memory
+        oldest_day = datetime.fromtimestamp(oldest_ms / 1000, UTC).date()
+        table = self.truth.symbol_rows("liquidations", contract["symbol"], since=oldest_day)
         times = table.column("trade_time_ms").to_numpy()
-        kept = np.flatnonzero(times >= self.now_ms - self.liquidation_history_ms)
+        kept = np.flatnonzero(times >= oldest_ms)
         limit = limit_param(params, LIQUIDATIONS_MAX, LIQUIDATIONS_MAX, _invalid("limit"))
         rows = self._between(kept, times[kept], params, ("before", "after"), limit)
         if rows.size == 0:

@@ -262,12 +262,14 @@ class TruthStore:
             self._cache[key] = build()
         return self._cache[key]
 
-    def table(self, name: str) -> pa.Table:
-        """A truth table over the whole window, this venue's rows, in time order."""
-        return self._cached(("table", name), lambda: self._read_table(name))
+    def table(self, name: str, since: date | None = None) -> pa.Table:
+        """A truth table over the window (from the day `since` on, if given), this venue's
+        rows, in time order."""
+        first = max(since or self.window_start, self.window_start)
+        return self._cached(("table", name, first), lambda: self._read_table(name, first))
 
-    def _read_table(self, name: str) -> pa.Table:
-        day, parts = self.window_start, []
+    def _read_table(self, name: str, first: date) -> pa.Table:
+        day, parts = first, []
         while day < self.window_end:
             path = truth_path(Path(self.truth_root), name, day)
             if not path.exists():
@@ -277,12 +279,15 @@ class TruthStore:
             day += timedelta(days=1)
         return pa.concat_tables(parts)
 
-    def symbol_rows(self, name: str, symbol: str) -> pa.Table:
-        """One symbol's rows of a truth table (time order within each day file)."""
-        return self._cached(
-            ("rows", name, symbol),
-            lambda: self.table(name).filter(pc.equal(self.table(name).column("symbol"), symbol)),
-        )
+    def symbol_rows(self, name: str, symbol: str, since: date | None = None) -> pa.Table:
+        """One symbol's rows of a truth table (time order within each day file), from the day
+        `since` on if given: an endpoint that answers only recent history reads only that."""
+
+        def build() -> pa.Table:
+            table = self.table(name, since)
+            return table.filter(pc.equal(table.column("symbol"), symbol))
+
+        return self._cached(("rows", name, symbol, since), build)
 
     def candles(self, symbol: str, interval_ms: int, offset_ms: int | None = None) -> np.ndarray:
         """(n, 10) int64 candles of `interval_ms` aggregated from the minute bars."""
