@@ -39,7 +39,7 @@ def run_directory(lake: Settings, name: str) -> Settings:
     data_dir.mkdir(parents=True, exist_ok=True)
     for shared in ("lake", "replay", "truth"):
         link = data_dir / shared
-        if not link.exists():
+        if not (link.exists() or link.is_symlink()):  # a link, a dangling one or a real lake
             link.symlink_to(lake.data_dir / shared, target_is_directory=True)
     return Settings(
         data_dir=data_dir, source_mode=lake.source_mode, symbols=lake.symbols, venues=lake.venues

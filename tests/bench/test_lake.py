@@ -3,11 +3,12 @@ month are kept, so an interrupted run of a big size loses only the months under 
 
 from __future__ import annotations
 
+import glob
 from datetime import date
 
 import pytest
 
-from bench import lake
+from bench import lake, steps
 from bench.sizes import Size
 from include.cryptodw.windows import Window
 
@@ -66,3 +67,23 @@ def test_a_different_recipe_starts_over(tmp_path, generation):
     lake.ensure_lake(tmp_path, wider)
     assert len(generation) == 2
     assert _landed(tmp_path) == ["2025-01-01", "2025-02-01", "2025-03-01"]
+
+
+def test_the_baseline_lake_holds_only_the_recent_days(tmp_path):
+    """The incremental step's month-old deployment sees only the last month of the lake."""
+    lake_settings = lake.lake_settings(tmp_path / "size", SIZE)
+    for day in ("2025-01-31", "2025-02-01", "2025-02-02"):
+        for layer in ("raw", "manifests"):
+            partition = lake_settings.lake_dir / layer / "okx" / "klines" / f"dt={day}"
+            partition.mkdir(parents=True)
+            (partition / "BTCUSDT-1h.parquet").write_text(day)
+    for _ in range(2):  # a second run replaces the first one's links
+        run = steps.recent_run_directory(lake_settings, "baseline", date(2025, 2, 1))
+    files = glob.glob("**/*.parquet", root_dir=run.lake_dir, recursive=True)  # through links
+    assert sorted(files) == [
+        "manifests/okx/klines/dt=2025-02-01/BTCUSDT-1h.parquet",
+        "manifests/okx/klines/dt=2025-02-02/BTCUSDT-1h.parquet",
+        "raw/okx/klines/dt=2025-02-01/BTCUSDT-1h.parquet",
+        "raw/okx/klines/dt=2025-02-02/BTCUSDT-1h.parquet",
+    ]
+    assert (run.replay_dir).resolve() == lake_settings.replay_dir.resolve()
