@@ -33,7 +33,6 @@ from include.cryptodw.windows import Window
 
 log = logging.getLogger(__name__)
 
-PRESET = "crash"
 RECIPE_FILE = "lake.json"
 PROGRESS_FILE = "progress.json"
 # Months landed at once, one process each: landing parses in Python, one core per process.
@@ -49,7 +48,7 @@ def lake_settings(data_dir: Path, size: Size) -> Settings:
 
 def recipe(size: Size) -> dict:
     return {
-        "preset": PRESET,
+        "preset": size.preset,
         "venues": list(VENUES),
         "symbols": list(size.symbol_list),
         "window_start": size.lake_window.start.isoformat(),
@@ -74,7 +73,7 @@ def ensure_lake(cache_root: Path, size: Size) -> tuple[Settings, float | None]:
         return settings, None
     started = time.perf_counter()
     if not progress.simulated():
-        prepare_offline_exchange(settings, PRESET, size.lake_window)
+        prepare_offline_exchange(settings, size.preset, size.lake_window)
         progress.record(simulated=True)
     months = [m for m in calendar_months(size.lake_window) if not progress.landed(m)]
     land_months(settings, months, on_landed=lambda month: progress.record(landed=month))

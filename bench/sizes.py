@@ -77,6 +77,10 @@ class Size:
     symbols: int
     history_start: date
     new_day: date  # the day the incremental step adds; the history ends the day before
+    # The simulator preset: `crash` is tuned on the weeks around the Feb 2025 crash; stretched
+    # over a year its leveraged book liquidates up to 1.5 M orders a day per venue (20 symbols),
+    # so the long sizes simulate `multiyear`, built for years of history.
+    preset: str = "crash"
 
     @property
     def symbol_list(self) -> tuple[str, ...]:
@@ -109,7 +113,7 @@ SIZES = {
     for size in (
         Size("tiny", symbols=2, history_start=date(2025, 2, 1), new_day=date(2025, 2, 5)),
         Size("month", symbols=20, history_start=date(2025, 2, 1), new_day=date(2025, 3, 1)),
-        Size("year", symbols=20, history_start=date(2024, 3, 1), new_day=date(2025, 3, 1)),
-        Size("2y", symbols=50, history_start=date(2023, 3, 1), new_day=date(2025, 3, 1)),
+        Size("year", 20, date(2024, 3, 1), new_day=date(2025, 3, 1), preset="multiyear"),
+        Size("2y", 50, date(2023, 3, 1), new_day=date(2025, 3, 1), preset="multiyear"),
     )
 }
