@@ -6,7 +6,9 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -64,11 +66,14 @@ class Page:
 @contextmanager
 def open_page(url: str, cookies: dict[str, str]) -> Iterator[Page]:
     """Start Chromium, set `cookies` for `url`'s site, navigate to `url`."""
-    with tempfile.TemporaryDirectory(prefix="chromium-") as profile:
+    # Chromium's helper processes may still be writing to the profile as the directory goes;
+    # they are killed with the browser, and a file they leave behind is not the test's failure.
+    with tempfile.TemporaryDirectory(prefix="chromium-", ignore_cleanup_errors=True) as profile:
         browser = subprocess.Popen(
             [CHROMIUM, *FLAGS, WINDOW, "--remote-debugging-port=0", f"--user-data-dir={profile}"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group: the helpers go with it
         )
         try:
             port = _devtools_port(Path(profile), browser)
@@ -82,7 +87,7 @@ def open_page(url: str, cookies: dict[str, str]) -> Iterator[Page]:
                 page.call("Page.navigate", url=url)
                 yield page
         finally:
-            browser.terminate()
+            os.killpg(browser.pid, signal.SIGTERM)
             browser.wait(timeout=30)
 
 
