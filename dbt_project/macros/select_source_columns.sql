@@ -8,6 +8,9 @@
     landed as empty parquet files, which read normally. -#}
 {% macro select_source_columns(source_name, table_name, windowed=true) -%}
     {%- set relation = source(source_name, table_name) -%}
+    {%- if windowed -%}
+        {%- set relation = window_day_files(relation) -%}
+    {%- endif -%}
     {%- set columns = source_columns(source_name, table_name) -%}
     {%- if source_has_files(relation) %}
     select
@@ -63,4 +66,28 @@
     {%- set pattern = found.group(1) | replace("'", "''") -%}
     {%- set result = run_query("select count(*) from glob('" ~ pattern ~ "')") -%}
     {{ return(result.columns[0].values()[0] > 0) }}
+{%- endmacro %}
+
+{#- A text source (`read_text`, the landing manifests) read over a window of at most a year
+    names the window's day directories instead of globbing every day: read_text reads each
+    file it matches before the `dt` filter can drop it, so a one-day refresh would otherwise
+    read the whole history's manifests. read_text accepts patterns that match nothing (a day
+    not landed); read_parquet does not, so parquet sources keep their glob, which DuckDB
+    prunes to the window's `dt` directories before reading. -#}
+{% macro window_day_files(relation) -%}
+    {%- set external = relation.external if relation.external is defined else none -%}
+    {%- set found = modules.re.search("read_text\(\s*'([^']*/dt=\*/[^']*)'", external or '') -%}
+    {%- set start = modules.datetime.date.fromisoformat(var('window_start') | string) -%}
+    {%- set end = modules.datetime.date.fromisoformat(var('window_end') | string) -%}
+    {%- if not execute or not found or (end - start).days > 366 -%}
+        {{ return(relation) }}
+    {%- endif -%}
+    {%- set pattern = found.group(1) -%}
+    {%- set day_patterns = [] -%}
+    {%- for offset in range((end - start).days) -%}
+        {%- set day = start + modules.datetime.timedelta(days=offset) -%}
+        {%- do day_patterns.append("'" ~ pattern.replace('dt=*', 'dt=' ~ day.isoformat()) ~ "'") -%}
+    {%- endfor -%}
+    {{ return(external.replace(
+        "'" ~ pattern ~ "'", "[" ~ (day_patterns | join(', ') or "''") ~ "]")) }}
 {%- endmacro %}

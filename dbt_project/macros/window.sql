@@ -8,19 +8,55 @@
     cast('{{ value }}' as date)
 {%- endmacro %}
 
-{#- A predicate keeping rows whose date column lies in the run window. On a Hive partition
-    column (`_partition_date`) DuckDB prunes the files outside the window. -#}
-{% macro in_window(date_column) -%}
-    ({{ date_column }} >= {{ window_bound('window_start') }}
-        and {{ date_column }} < {{ window_bound('window_end') }})
+{#- A predicate keeping rows whose date column lies in the run window, widened by `days_before`
+    and `days_after` days. On a Hive partition column (`_partition_date`) DuckDB prunes the
+    files outside the window. -#}
+{% macro in_window(date_column, days_before=0, days_after=0) -%}
+    ({{ date_column }} >= {{ window_bound('window_start') }}{{ _days(-days_before) }}
+        and {{ date_column }} < {{ window_bound('window_end') }}{{ _days(days_after) }})
 {%- endmacro %}
 
-{#- Pre-hook of the incremental facts: delete the whole window before delete+insert writes it
-    again, so rows that vanished from the source in that window disappear too (delete+insert
-    alone only replaces keys that are present in the new batch). Runs inside the model's
-    transaction, so readers never see the window half-replaced. -#}
-{% macro delete_window(date_column) -%}
+{% macro _days(count) -%}
+    {%- if count > 0 %} + {{ count }}{% elif count < 0 %} - {{ -count }}{% endif -%}
+{%- endmacro %}
+
+{#- Pre-hook of the incremental facts and marts: delete the window (widened by `days_after`,
+    for marts whose later rows look back into it) before the model writes it again, so rows
+    that vanished from the source in that window disappear too (delete+insert alone only
+    replaces keys that are present in the new batch). With `rebuild_if` (a SQL condition), it
+    deletes every row when the condition holds, and the model (reading through
+    `in_refresh`) builds them all again. Runs inside the model's transaction, so readers never
+    see the window half-replaced. -#}
+{% macro delete_window(date_column, days_after=0, rebuild_if=none) -%}
     {%- if is_incremental() -%}
-        delete from {{ this }} where {{ in_window(date_column) }}
+        delete from {{ this }} where {{ in_window(date_column, 0, days_after) }}
+        {%- if rebuild_if %} or ({{ rebuild_if }}){% endif %}
     {%- endif -%}
+{%- endmacro %}
+
+{#- The input predicate of an incremental mart: its window, widened by the days its rows look
+    back (`days_before`) and forward (`days_after`); everything on a first build, and when the
+    pre-hook emptied the table to rebuild it (`delete_window`'s `rebuild_if`). -#}
+{% macro in_refresh(date_column, days_before=0, days_after=0) -%}
+    {%- if is_incremental() -%}
+        ({{ in_window(date_column, days_before, days_after) }}
+            or not exists (select 1 from {{ this }}))
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}
+
+{#- `rebuild_if` of the liquidation marts whose every captured day has a row per base asset of
+    the exchange: an instrument first seen in the window adds its base asset to every day
+    before it, and a base asset gone from dim_instruments leaves every day. Either is rare (a
+    new listing); the mart is then rebuilt whole. `key_columns` is the mart's asset key. -#}
+{% macro liquidation_assets_changed(key_columns) -%}
+    exists (
+        select 1 from {{ ref('dim_instruments') }} where {{ in_window('first_seen_date') }}
+    )
+    or exists (
+        select {{ key_columns | join(', ') }} from {{ this }}
+        except
+        select {{ key_columns | join(', ') }} from {{ ref('dim_instruments') }}
+    )
 {%- endmacro %}

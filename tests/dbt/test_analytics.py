@@ -57,14 +57,16 @@ def crash(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 @pytest.fixture(scope="module")
 def calm(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """A calm market; only liquidations are landed and only the cascades built from them."""
+    """A calm market; only liquidations are landed and only the cascades (and the daily mart
+    that counts the captured asset days) built from them."""
     settings = simulated_settings(tmp_path_factory.mktemp("analytics-calm") / "data")
     prepare_offline_exchange(settings, "calm", CALM_WINDOW)
     land_window(settings, CALM_WINDOW, dataset="liquidations")
     run_dbt(
         settings,
         "build",
-        extra_args=["--select", "+liquidation_cascades", "--indirect-selection", "cautious"],
+        extra_args=["--select", "+liquidation_cascades +liquidations_daily"]
+        + ["--indirect-selection", "cautious"],
     )
     return settings
 

@@ -372,12 +372,21 @@ def restage(settings: Settings, venue: str, dataset: str) -> None:
     run_dbt(settings, "run", None, extra_day, ("--select", f"stg_{venue}__{dataset}"))
 
 
-def test_a_refresh_reads_and_replaces_only_its_window(settings):
+@pytest.mark.parametrize(
+    ("model", "rows", "hidden_root"),
+    [
+        ("stg_bybit__liquidations", "true", "raw_dir"),
+        ("stg_landing__manifests", "exchange_id = 'bybit' and dataset = 'liquidations'",
+         "manifest_dir"),
+    ],
+)  # fmt: skip
+def test_a_refresh_reads_and_replaces_only_its_window(settings, model, rows, hidden_root):
     """A refresh of one day reads that day's partitions of the lake, not the history (a day
-    hidden from the lake keeps its staged rows), and replaces that day (hidden, it is gone)."""
+    hidden from the lake keeps its staged rows), and replaces that day (hidden, it is gone).
+    The raw parquet is pruned by `dt`; the manifests are read from the window's directories."""
     first, second = WINDOW.days[0], WINDOW.days[1]
     counts = (
-        "select _partition_date as day, count(*) as n from staging.stg_bybit__liquidations "
+        f"select _partition_date as day, count(*) as n from staging.{model} where {rows} "
         "group by all order by day"
     )
     before = warehouse(settings, counts)
@@ -385,11 +394,11 @@ def test_a_refresh_reads_and_replaces_only_its_window(settings):
 
     def refresh(day: date) -> None:
         window = Window(day, day + timedelta(days=1))
-        run_dbt(settings, "run", None, window, ("--select", "stg_bybit__liquidations"))
+        run_dbt(settings, "run", None, window, ("--select", model))
 
     refresh(first)
     assert warehouse(settings, counts) == before  # the second day was not read (nor doubled)
-    with hidden_partition(settings, "bybit", "liquidations", second):
+    with hidden_partition(getattr(settings, hidden_root), "bybit", "liquidations", second):
         refresh(second)
         assert warehouse(settings, counts) == before[:1]  # the second day was replaced
     refresh(second)
@@ -397,8 +406,8 @@ def test_a_refresh_reads_and_replaces_only_its_window(settings):
 
 
 @contextmanager
-def hidden_partition(settings: Settings, venue: str, dataset: str, day: date) -> Iterator[None]:
-    partition = Path(settings.raw_dir, venue, dataset, f"dt={day}")
+def hidden_partition(root: Path, venue: str, dataset: str, day: date) -> Iterator[None]:
+    partition = Path(root, venue, dataset, f"dt={day}")
     hidden = partition.with_name(f".hidden-{partition.name}")
     partition.rename(hidden)
     try:

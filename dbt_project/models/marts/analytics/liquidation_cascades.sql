@@ -1,13 +1,13 @@
 {#- Liquidation cascades: bursts of forced orders far above the asset's recent background.
 
     1. Liquidated USD per base asset per 5-minute bucket, all venues together, on a dense grid
-       of every bucket of every day the liquidation stream was captured (liquidations_daily
-       rows), so quiet buckets count as 0.
+       of every bucket of every day the liquidation stream was captured, so quiet buckets
+       count as 0, with the mean bucket of the previous 24 hours (the 288 buckets before it)
+       as its background (int_liquidations__five_minute_buckets).
     2. A bucket is hot when its liquidated USD is at least `floor_usd` (2,000,000) and more
-       than `hot_multiple` (10) times the mean bucket of the previous 24 hours (the 288
-       buckets before it; a bucket needs at least 144 of them, half a day of history). The
-       mean, not the median: on a sampled feed most buckets are empty, so the median is 0 and
-       would leave the floor alone to decide.
+       than `hot_multiple` (10) times its background (a bucket needs at least 144 buckets of
+       background, half a day of history). The mean, not the median: on a sampled feed most
+       buckets are empty, so the median is 0 and would leave the floor alone to decide.
     3. Hot buckets at most one bucket apart (a gap of one quiet bucket) form one episode.
 
     Per episode: the liquidations inside [start_at, end_at), split by position side; the price
@@ -28,73 +28,9 @@ liquidations as (
 
 ),
 
-captured_days as (
-
-    select * from {{ ref('liquidations_daily') }}
-
-),
-
-bucket_grid as (
-
-    select
-        captured.base_asset,
-        captured.liquidation_date
-            + to_minutes(cast(bucket_offset.minute_of_day as bigint)) as bucket_start_at
-
-    from (select distinct liquidation_date, base_asset from captured_days) as captured
-
-    cross join (
-        select unnest(generate_series(0, 1440 - {{ bucket_minutes }}, {{ bucket_minutes }}))
-            as minute_of_day
-    ) as bucket_offset
-
-),
-
-liquidated_buckets as (
-
-    select
-        base_asset,
-        time_bucket(interval {{ bucket_minutes }} minute, liquidated_at) as bucket_start_at,
-        sum(liquidated_notional_usd order by liquidated_at, liquidation_id)
-            as liquidated_usd
-
-    from liquidations
-
-    group by 1, 2
-
-),
-
 buckets as (
 
-    select
-        bucket_grid.base_asset,
-        bucket_grid.bucket_start_at,
-        coalesce(liquidated_buckets.liquidated_usd, 0) as liquidated_usd
-
-    from bucket_grid
-
-    left join liquidated_buckets
-        on bucket_grid.base_asset = liquidated_buckets.base_asset
-        and bucket_grid.bucket_start_at = liquidated_buckets.bucket_start_at
-
-),
-
-baselined as (
-
-    select
-        base_asset,
-        bucket_start_at,
-        liquidated_usd,
-        avg(liquidated_usd) over previous_day as baseline_usd,
-        count(*) over previous_day as baseline_buckets
-
-    from buckets
-
-    window previous_day as (
-        partition by base_asset
-        order by bucket_start_at
-        range between interval 1 day preceding and interval {{ bucket_minutes }} minute preceding
-    )
+    select * from {{ ref('int_liquidations__five_minute_buckets') }}
 
 ),
 
@@ -109,9 +45,9 @@ hot_buckets as (
             partition by base_asset order by bucket_start_at
         ) as previous_hot_start_at
 
-    from baselined
+    from buckets
 
-    where baseline_buckets >= {{ min_history_buckets }}
+    where baseline_bucket_count >= {{ min_history_buckets }}
         and liquidated_usd >= {{ floor_usd }}
         and liquidated_usd > {{ hot_multiple }} * baseline_usd
 
@@ -155,6 +91,30 @@ episodes as (
 
 ),
 
+episode_days as (
+
+    select distinct
+        base_asset,
+        unnest(generate_series(
+            cast(start_at as date), cast(end_at - interval 1 microsecond as date), interval 1 day
+        )) as liquidation_date
+
+    from episodes
+
+),
+
+liquidations_in_episode_days as (
+
+    select liquidations.*
+
+    from liquidations
+
+    semi join episode_days
+        on liquidations.base_asset = episode_days.base_asset
+        and liquidations.liquidation_date = episode_days.liquidation_date
+
+),
+
 episode_liquidations as (
 
     select
@@ -181,7 +141,7 @@ episode_liquidations as (
 
     from episodes
 
-    inner join liquidations
+    inner join liquidations_in_episode_days as liquidations
         on episodes.base_asset = liquidations.base_asset
         and liquidations.liquidated_at >= episodes.start_at
         and liquidations.liquidated_at < episodes.end_at

@@ -1,3 +1,14 @@
+{{
+    config(
+        materialized = 'incremental',
+        incremental_strategy = 'append',
+        on_schema_change = 'fail',
+        pre_hook = "{{ delete_window(
+            'liquidation_date',
+            rebuild_if = liquidation_assets_changed(['exchange_id', 'base_asset'])
+        ) }}",
+    )
+}}
 {#- The base grain of the liquidation marts (STYLE D5): daily, weekly and monthly roll it up.
     The spine is capture coverage: every hour of every captured (exchange, day) x every base
     asset the capture covers (as liquidations_daily always had it), with the seconds of the
@@ -6,7 +17,11 @@
     landed liquidation gets NULL measures: not captured, never a silent zero. (Liquidations
     can be landed for such an hour, e.g. from OKX's REST back-stop: they are reported, with
     the hour's coverage saying the figure is a lower bound.) Sums run in a fixed order (time,
-    then id), so a re-run reproduces them bit for bit. -#}
+    then id), so a re-run reproduces them bit for bit.
+
+    Incremental over the run window: a day's hours depend on that day's captures, gaps and
+    liquidations only, so a run replaces its window's days; a change in the base assets of an
+    exchange (a new listing) rebuilds it whole (liquidation_assets_changed). -#}
 {%- set measures = [
     ('long_liquidations_usd', 'double'),
     ('short_liquidations_usd', 'double'),
@@ -24,6 +39,7 @@ with
 liquidations as (
 
     select * from {{ ref('fct_liquidations') }}
+    where {{ in_refresh('liquidation_date') }}
 
 ),
 
@@ -31,12 +47,14 @@ captures as (
 
     select * from {{ ref('fct_dataset_captures') }}
     where dataset = 'liquidations'
+        and {{ in_refresh('capture_date') }}
 
 ),
 
 capture_hours as (
 
     select * from {{ ref('fct_liquidation_capture_hours') }}
+    where {{ in_refresh('capture_date') }}
 
 ),
 

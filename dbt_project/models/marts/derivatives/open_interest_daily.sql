@@ -1,13 +1,26 @@
+{{
+    config(
+        materialized = 'incremental',
+        incremental_strategy = 'append',
+        on_schema_change = 'fail',
+        pre_hook = "{{ delete_window('snapshot_date', days_after = 1) }}",
+    )
+}}
 {#- Open interest is a stock: per day it takes the close (last snapshot), avg, min and max, and
     it is never summed over time. Instruments of the same base asset on an exchange (e.g.
     BTCUSDT and BTCUSDC) are added up per snapshot time first: that IS a sum over instruments
     at one instant, not over time. Floating-point sums and means run in a fixed order, so a
-    re-run reproduces them bit for bit (a parallel aggregate may add in any order). -#}
+    re-run reproduces them bit for bit (a parallel aggregate may add in any order).
+
+    Incremental over the run window: a day's row needs that day's snapshots and the day
+    before's close (the change), so a run reads one day more before its window, and replaces
+    one day more after it (that day's change looks back into the window). -#}
 with
 
 snapshots as (
 
     select * from {{ ref('fct_open_interest_snapshots') }}
+    where {{ in_refresh('snapshot_date', days_before = 1, days_after = 1) }}
 
 ),
 
@@ -103,3 +116,4 @@ final as (
 )
 
 select * from final
+where {{ in_refresh('snapshot_date', days_after = 1) }}
