@@ -68,26 +68,40 @@
     {{ return(result.columns[0].values()[0] > 0) }}
 {%- endmacro %}
 
-{#- A text source (`read_text`, the landing manifests) read over a window of at most a year
-    names the window's day directories instead of globbing every day: read_text reads each
-    file it matches before the `dt` filter can drop it, so a one-day refresh would otherwise
-    read the whole history's manifests. read_text accepts patterns that match nothing (a day
-    not landed); read_parquet does not, so parquet sources keep their glob, which DuckDB
-    prunes to the window's `dt` directories before reading. -#}
+{#- A source read over a window of at most a year names the window's day directories instead
+    of globbing every day. read_parquet with `union_by_name` opens the footer of every file the
+    glob matches before the `dt` filter prunes them (at a year of klines, 14,640 files: 2 s per
+    one-day read instead of 0.01 s), and read_text reads every file. read_text accepts
+    patterns that match nothing (a day not landed); read_parquet does not, so for it the days
+    are those of the window a listing of the directories finds (a glob lists names without
+    opening files). With no such day, the relation is left whole (it reads nothing). -#}
 {% macro window_day_files(relation) -%}
     {%- set external = relation.external if relation.external is defined else none -%}
-    {%- set found = modules.re.search("read_text\(\s*'([^']*/dt=\*/[^']*)'", external or '') -%}
+    {%- set found = modules.re.search(
+        "(read_text|read_parquet)\\(\\s*'([^']*/dt=\\*/[^']*)'", external or '') -%}
     {%- set start = modules.datetime.date.fromisoformat(var('window_start') | string) -%}
     {%- set end = modules.datetime.date.fromisoformat(var('window_end') | string) -%}
     {%- if not execute or not found or (end - start).days > 366 -%}
         {{ return(relation) }}
     {%- endif -%}
-    {%- set pattern = found.group(1) -%}
-    {%- set day_patterns = [] -%}
+    {%- set reader, pattern = found.group(1), found.group(2) -%}
+    {%- set days = [] -%}
     {%- for offset in range((end - start).days) -%}
-        {%- set day = start + modules.datetime.timedelta(days=offset) -%}
-        {%- do day_patterns.append("'" ~ pattern.replace('dt=*', 'dt=' ~ day.isoformat()) ~ "'") -%}
+        {%- do days.append((start + modules.datetime.timedelta(days=offset)).isoformat()) -%}
     {%- endfor -%}
-    {{ return(external.replace(
-        "'" ~ pattern ~ "'", "[" ~ (day_patterns | join(', ') or "''") ~ "]")) }}
+    {%- if reader == 'read_parquet' -%}
+        {%- set listed = run_query(
+            "select distinct regexp_extract(file, '/dt=([0-9]{4}-[0-9]{2}-[0-9]{2})/', 1) "
+            ~ "from glob('" ~ pattern | replace("'", "''") ~ "')") -%}
+        {%- set landed = listed.columns[0].values() | list -%}
+        {%- set days = days | select('in', landed) | list -%}
+        {%- if not days -%}
+            {{ return(relation) }}
+        {%- endif -%}
+    {%- endif -%}
+    {%- set day_patterns = [] -%}
+    {%- for day in days -%}
+        {%- do day_patterns.append("'" ~ pattern.replace('dt=*', 'dt=' ~ day) ~ "'") -%}
+    {%- endfor -%}
+    {{ return(external.replace("'" ~ pattern ~ "'", "[" ~ day_patterns | join(', ') ~ "]")) }}
 {%- endmacro %}

@@ -91,21 +91,36 @@ episodes as (
 
 ),
 
-episode_days as (
+episode_buckets as (
 
-    select distinct
+    select
         base_asset,
+        episode_number,
         unnest(generate_series(
-            cast(start_at as date), cast(end_at - interval 1 microsecond as date), interval 1 day
-        )) as liquidation_date
+            start_at, end_at - interval {{ bucket_minutes }} minute,
+            interval {{ bucket_minutes }} minute
+        )) as bucket_start_at
 
     from episodes
 
 ),
 
+episode_days as (
+
+    select distinct
+        base_asset,
+        cast(bucket_start_at as date) as liquidation_date
+
+    from episode_buckets
+
+),
+
 liquidations_in_episode_days as (
 
-    select liquidations.*
+    select
+        liquidations.*,
+        time_bucket(interval {{ bucket_minutes }} minute, liquidations.liquidated_at)
+            as bucket_start_at
 
     from liquidations
 
@@ -139,12 +154,11 @@ episode_liquidations as (
             (liquidations.liquidated_at, liquidations.liquidation_id)
         ) as last_fill_price_usd
 
-    from episodes
+    from episode_buckets as episodes
 
     inner join liquidations_in_episode_days as liquidations
         on episodes.base_asset = liquidations.base_asset
-        and liquidations.liquidated_at >= episodes.start_at
-        and liquidations.liquidated_at < episodes.end_at
+        and episodes.bucket_start_at = liquidations.bucket_start_at
 
     group by 1, 2
 
