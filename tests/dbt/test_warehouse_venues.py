@@ -383,7 +383,8 @@ def restage(settings: Settings, venue: str, dataset: str) -> None:
 def test_a_refresh_reads_and_replaces_only_its_window(settings, model, rows, hidden_root):
     """A refresh of one day reads that day's partitions of the lake, not the history (a day
     hidden from the lake keeps its staged rows), and replaces that day (hidden, it is gone).
-    The raw parquet is pruned by `dt`; the manifests are read from the window's directories."""
+    The compiled read names the window's day directory, not a glob of every day (rows alone
+    cannot tell reading the history and filtering it from reading the day)."""
     first, second = WINDOW.days[0], WINDOW.days[1]
     counts = (
         f"select _partition_date as day, count(*) as n from staging.{model} where {rows} "
@@ -403,6 +404,8 @@ def test_a_refresh_reads_and_replaces_only_its_window(settings, model, rows, hid
         assert warehouse(settings, counts) == before[:1]  # the second day was replaced
     refresh(second)
     assert warehouse(settings, counts) == before
+    compiled = next(settings.dbt_target_dir.glob(f"compiled/**/{model}.sql")).read_text()
+    assert f"/dt={second}/" in compiled and "dt=*" not in compiled
 
 
 @contextmanager
