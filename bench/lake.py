@@ -27,7 +27,7 @@ from bench.sizes import Size
 from include.cryptodw.assets import VENUES
 from include.cryptodw.offline import prepare_offline_exchange
 from include.cryptodw.pipeline import land_window
-from include.cryptodw.settings import Settings
+from include.cryptodw.settings import Settings, load_settings
 from include.cryptodw.transport import atomic_write_bytes
 from include.cryptodw.windows import Window
 
@@ -40,9 +40,14 @@ LANDING_PROCESSES = os.cpu_count() or 1
 
 
 def lake_settings(data_dir: Path, size: Size) -> Settings:
-    """Settings of a size's lake: every venue wired end to end, simulated, the size's symbols."""
+    """Settings of a size's lake: every venue wired end to end, simulated, the size's symbols;
+    DuckDB's memory cap from the environment (CRYPTODW_DUCKDB_MEMORY_LIMIT), as a run's."""
     return Settings(
-        data_dir=data_dir, source_mode="simulated", symbols=size.symbol_list, venues=VENUES
+        data_dir=data_dir,
+        source_mode="simulated",
+        symbols=size.symbol_list,
+        venues=VENUES,
+        duckdb_memory_limit=load_settings().duckdb_memory_limit,
     )
 
 

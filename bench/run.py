@@ -22,7 +22,7 @@ import multiprocessing
 import shutil
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from bench import steps
@@ -188,12 +188,7 @@ def landing(lake: Settings, size: Size) -> list[Row]:
     run = steps.run_directory(lake, "landing")
     landed_raw = run.data_dir / "landed"
     shutil.rmtree(landed_raw, ignore_errors=True)
-    isolated = Settings(
-        data_dir=run.data_dir / "landing-dir",
-        source_mode=lake.source_mode,
-        symbols=lake.symbols,
-        venues=lake.venues,
-    )
+    isolated = replace(lake, data_dir=run.data_dir / "landing-dir")
     shutil.rmtree(isolated.data_dir, ignore_errors=True)
     isolated.data_dir.mkdir(parents=True)
     for shared in ("replay", "truth"):
@@ -316,7 +311,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = run(size, cache_root, args.bi_rounds)
     print(
         f"size {size.name}: {size.symbols} symbols x {len(size.history.days)} days "
-        f"+ 1 new day, {', '.join(VENUES)}"
+        f"+ 1 new day, {', '.join(VENUES)}; DuckDB memory_limit "
+        f"{load_settings().duckdb_memory_limit} (CRYPTODW_DUCKDB_MEMORY_LIMIT)"
     )
     print(format_table(rows))
     return 0

@@ -41,9 +41,7 @@ def run_directory(lake: Settings, name: str) -> Settings:
         link = data_dir / shared
         if not (link.exists() or link.is_symlink()):  # a link, a dangling one or a real lake
             link.symlink_to(lake.data_dir / shared, target_is_directory=True)
-    return Settings(
-        data_dir=data_dir, source_mode=lake.source_mode, symbols=lake.symbols, venues=lake.venues
-    )
+    return replace(lake, data_dir=data_dir)
 
 
 def recent_run_directory(lake: Settings, name: str, since: date) -> Settings:
@@ -79,6 +77,8 @@ def floor(lake: Settings, database: Path) -> None:
     """The hand-written script (bench/floor.sql) into a new DuckDB file."""
     database.unlink(missing_ok=True)
     with duckdb.connect(str(database)) as con:
+        # the memory cap dbt runs with (profiles.yml), so both spill at the same point
+        con.execute(f"set memory_limit = '{lake.duckdb_memory_limit}'")
         con.execute("set variable raw_dir = ?", [str(lake.raw_dir)])
         con.execute("set variable manifest_dir = ?", [str(lake.manifest_dir)])
         con.execute("set variable seeds_dir = ?", [str(SEEDS_DIR)])

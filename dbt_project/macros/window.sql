@@ -20,10 +20,11 @@
     {%- if count > 0 %} + {{ count }}{% elif count < 0 %} - {{ -count }}{% endif -%}
 {%- endmacro %}
 
-{#- Pre-hook of the incremental facts and marts: delete the window (widened by `days_after`,
-    for marts whose later rows look back into it) before the model writes it again, so rows
-    that vanished from the source in that window disappear too (delete+insert alone only
-    replaces keys that are present in the new batch). With `rebuild_if` (a SQL condition), it
+{#- Pre-hook of the incremental facts and marts, which then append the window: delete the
+    window (widened by `days_after`, for marts whose later rows look back into it) before the
+    model writes it again, so rows that vanished from the source in that window disappear too.
+    The facts' rows always fall in the window they are read for: the lake partitions each
+    dataset by the event time the fact's date is cast from. With `rebuild_if` (a SQL condition), it
     deletes every row when the condition holds, and the model (reading through
     `in_refresh`) builds them all again. Runs inside the model's transaction, so readers never
     see the window half-replaced. -#}

@@ -104,6 +104,7 @@ def dbt_env(settings: Settings, warehouse_path: str | None = None) -> dict[str, 
         "CRYPTODW_MANIFEST_DIR": str(settings.manifest_dir),
         # a Python literal: the profile renders it with `as_native`
         "CRYPTODW_DBT_FILESYSTEMS": repr(duckdb_filesystems(settings)),
+        "CRYPTODW_DUCKDB_MEMORY_LIMIT": settings.duckdb_memory_limit,
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
 

@@ -9,6 +9,7 @@ object storage (credentials from the standard AWS_* variables, read by botocore,
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,10 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 SOURCE_MODES = ("simulated", "live", "replay")
 DEFAULT_LOOKBACK_DAYS = 1
+# DuckDB's own default is 80 % of the machine's RAM; past this cap a build's joins, aggregates
+# and sorts spill to `<warehouse>.tmp` next to the file instead (docs/benchmarks.md "Memory").
+DEFAULT_DUCKDB_MEMORY_LIMIT = "2GB"
+MEMORY_SIZE = re.compile(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
 # Optional API keys: every endpoint the pipeline calls is public, so none is needed. A key that
 # is set is sent in the venue's documented key header (never signed, never retained or logged).
 API_KEY_VARIABLES = {venue: f"CRYPTODW_{venue.upper()}_API_KEY" for venue in VENUES}
@@ -50,6 +55,8 @@ class Settings:
     # UTC days before a scheduled run's data interval that the run covers again, so rows that
     # land late are picked up (CRYPTODW_LOOKBACK_DAYS); explicit windows are taken as given
     lookback_days: int = DEFAULT_LOOKBACK_DAYS
+    # The memory dbt's DuckDB may use, e.g. "2GB" (CRYPTODW_DUCKDB_MEMORY_LIMIT)
+    duckdb_memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT
 
     def api_key_headers(self, venue: str) -> dict[str, str]:
         """The header carrying `venue`'s configured API key, or nothing."""
@@ -158,6 +165,9 @@ def load_settings() -> Settings:
         lookback_days=_lookback_days(
             os.environ.get("CRYPTODW_LOOKBACK_DAYS", str(DEFAULT_LOOKBACK_DAYS))
         ),
+        duckdb_memory_limit=_memory_limit(
+            os.environ.get("CRYPTODW_DUCKDB_MEMORY_LIMIT", DEFAULT_DUCKDB_MEMORY_LIMIT)
+        ),
     )
 
 
@@ -173,6 +183,14 @@ def _lookback_days(value: str) -> int:
     if not value.strip().isdigit():
         raise ValueError(f"CRYPTODW_LOOKBACK_DAYS must be a whole number of days, not {value!r}")
     return int(value)
+
+
+def _memory_limit(value: str) -> str:
+    if not MEMORY_SIZE.fullmatch(value.strip()):
+        raise ValueError(
+            f"CRYPTODW_DUCKDB_MEMORY_LIMIT must be a size such as 2GB or 512MiB, not {value!r}"
+        )
+    return value.strip()
 
 
 def shared_dir() -> Path:

@@ -370,8 +370,8 @@ def test_cascade_totals_match_the_liquidations_inside_them(crash):
     )
     liquidations = read(
         crash,
-        "select position_side, liquidated_notional_usd, avg_fill_price_quote, liquidated_at, "
-        "liquidation_id from core.fct_liquidations "
+        "select exchange_id, position_side, liquidated_notional_usd, avg_fill_price_quote, "
+        "liquidated_at, liquidation_id from core.fct_liquidations "
         f"where base_asset = '{cascade['base_asset']}' "
         f"and liquidated_at >= '{cascade['start_at']}' and liquidated_at < '{cascade['end_at']}' "
         "order by liquidated_at, liquidation_id",
@@ -382,6 +382,7 @@ def test_cascade_totals_match_the_liquidations_inside_them(crash):
         )
         assert math.isclose(cascade[f"{side}_liquidations_usd"], total, rel_tol=1e-9, abs_tol=1e-6)
     assert cascade["liquidation_count"] == len(liquidations)
+    assert cascade["venues_involved"] == len({r["exchange_id"] for r in liquidations})
     first, last = liquidations[0]["avg_fill_price_quote"], liquidations[-1]["avg_fill_price_quote"]
     assert math.isclose(cascade["price_move_pct"], (last / first - 1) * 100, rel_tol=1e-9)
 

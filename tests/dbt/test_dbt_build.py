@@ -8,10 +8,12 @@ snapshot), never with the warehouse's SQL.
 
 from __future__ import annotations
 
+import shutil
 from collections import defaultdict
 from datetime import date, timedelta
 from statistics import fmean
 
+import duckdb
 import pytest
 from handcrafted_lake import (
     BAD_DAY,
@@ -29,10 +31,12 @@ from handcrafted_lake import (
     Lake,
     all_days,
     land_bad_rows,
+    make_settings,
 )
 from warehouse_scenarios import BuiltWarehouse, Rows, query
 
 from include.cryptodw.dbt_runner import STAGING_SELECTOR, DbtBuildError, run_dbt
+from include.cryptodw.windows import Window
 
 pytestmark = pytest.mark.slow
 
@@ -400,3 +404,58 @@ def test_bad_rows_stop_the_staging_build(bad_lake_settings, lake: Lake):
     assert message.count(": fail:") == 2, message
     # dbt released the warehouse file although the build failed (profiles.yml keep_open: false)
     assert query(bad_lake_settings.warehouse_path, "select 1 as ok") == [{"ok": 1}]
+
+
+# --------------------------------------------------------------------------- windowed tests
+
+BROKEN_DAY = date(2024, 2, 5)  # inside FEBRUARY, the last window the warehouse was built for
+WINDOWED_TESTS = (
+    "assert_open_interest_close_is_last_snapshot "
+    "fct_liquidations,test_name:unique fct_open_interest_snapshots,test_name:unique "
+    "fct_open_interest_snapshots,test_name:unique_combination_of_columns"
+)
+
+
+def break_one_day(settings, day: date) -> None:
+    """Corrupt `day` in the warehouse as a faulty write would: a liquidation and an
+    open-interest snapshot stored twice, and a daily close that is not the last snapshot's."""
+    with duckdb.connect(str(settings.warehouse_path)) as con:
+        for fact, day_column in (
+            ("fct_liquidations", "liquidation_date"),
+            ("fct_open_interest_snapshots", "snapshot_date"),
+        ):
+            con.execute(
+                f"insert into core.{fact} select * from core.{fact} "
+                f"where {day_column} = ? order by all limit 1",
+                [day],
+            )
+        con.execute(
+            "update marts.open_interest_daily set open_interest_usd_close = "
+            "open_interest_usd_close + 1 where snapshot_date = ?",
+            [day],
+        )
+
+
+def test_windowed_tests_catch_a_broken_day_the_run_wrote(built: BuiltWarehouse, tmp_path):
+    """The unique tests of the big facts and the open-interest close check read only the
+    days from the window on (a one-day refresh must not re-read the history): a run whose
+    window holds the broken day fails on each of them; a later window no longer re-checks it."""
+    settings = make_settings(tmp_path / "data")
+    shutil.copytree(built.settings.data_dir, settings.data_dir, symlinks=True)
+    break_one_day(settings, BROKEN_DAY)
+
+    with pytest.raises(DbtBuildError) as failure:
+        run_dbt(
+            settings,
+            "test",
+            window=Window(BROKEN_DAY, BROKEN_DAY + timedelta(days=1)),
+            extra_args=["--select", WINDOWED_TESTS],
+        )
+    message = str(failure.value)
+    assert "assert_open_interest_close_is_last_snapshot" in message
+    assert "unique_fct_liquidations_liquidation_id" in message
+    assert "unique_fct_open_interest_snapshots_open_interest_snapshot_id" in message
+    assert message.count(": fail:") == 4, message  # and the snapshots' key combination
+
+    later = Window(BROKEN_DAY + timedelta(days=1), FEBRUARY.end)
+    run_dbt(settings, "test", window=later, extra_args=["--select", WINDOWED_TESTS])

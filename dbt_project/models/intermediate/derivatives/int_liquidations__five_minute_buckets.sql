@@ -14,9 +14,11 @@
     every bucket of every day the asset's liquidations were captured (liquidations_hourly's
     days), so quiet buckets count as 0; with each bucket's background: the mean bucket of the
     previous 24 hours (the 288 buckets before it, as many as were captured). The input of
-    liquidation_cascades, which keeps the buckets far above their background. Sums run in a
-    fixed order (time, then id) and the background is a mean of exact decimals, so a re-run,
-    a refresh and a full rebuild reproduce them bit for bit.
+    liquidation_cascades, which keeps the buckets far above their background and adds up an
+    episode from its buckets' side split, count, venues and first and last fills, so it never
+    reads the liquidations again. Sums run in a fixed order (time, then id) and the background
+    is a mean of exact decimals, so a re-run, a refresh and a full rebuild reproduce them bit
+    for bit.
 
     Incremental over the run window, whose days it follows like liquidations_hourly (a new
     listing rebuilds it whole). A bucket looks back a day, so a run reads one day more before
@@ -61,7 +63,19 @@ liquidated_buckets as (
         base_asset,
         time_bucket(interval {{ bucket_minutes }} minute, liquidated_at) as bucket_start_at,
         sum(liquidated_notional_usd order by liquidated_at, liquidation_id)
-            as liquidated_usd
+            as liquidated_usd,
+        sum(liquidated_notional_usd order by liquidated_at, liquidation_id)
+            filter (where position_side = 'long') as long_liquidated_usd,
+        sum(liquidated_notional_usd order by liquidated_at, liquidation_id)
+            filter (where position_side = 'short') as short_liquidated_usd,
+        count(*) as liquidation_count,
+        list(distinct exchange_id order by exchange_id) as exchange_ids,
+        arg_min(
+            avg_fill_price_quote * usd_per_quote_unit, (liquidated_at, liquidation_id)
+        ) as first_fill_price_usd,
+        arg_max(
+            avg_fill_price_quote * usd_per_quote_unit, (liquidated_at, liquidation_id)
+        ) as last_fill_price_usd
 
     from liquidations
 
@@ -74,7 +88,13 @@ buckets as (
     select
         bucket_grid.base_asset,
         bucket_grid.bucket_start_at,
-        coalesce(liquidated_buckets.liquidated_usd, 0) as liquidated_usd
+        coalesce(liquidated_buckets.liquidated_usd, 0) as liquidated_usd,
+        coalesce(liquidated_buckets.long_liquidated_usd, 0) as long_liquidated_usd,
+        coalesce(liquidated_buckets.short_liquidated_usd, 0) as short_liquidated_usd,
+        coalesce(liquidated_buckets.liquidation_count, 0) as liquidation_count,
+        coalesce(liquidated_buckets.exchange_ids, []) as exchange_ids,
+        liquidated_buckets.first_fill_price_usd,
+        liquidated_buckets.last_fill_price_usd
 
     from bucket_grid
 
@@ -91,6 +111,12 @@ baselined as (
         bucket_start_at,
         cast(bucket_start_at as date) as bucket_date,
         cast(liquidated_usd as double) as liquidated_usd,
+        cast(long_liquidated_usd as double) as long_liquidated_usd,
+        cast(short_liquidated_usd as double) as short_liquidated_usd,
+        cast(liquidation_count as bigint) as liquidation_count,
+        cast(exchange_ids as varchar[]) as exchange_ids,
+        cast(first_fill_price_usd as double) as first_fill_price_usd,
+        cast(last_fill_price_usd as double) as last_fill_price_usd,
         -- a mean of exact decimals (to the micro-dollar): a window's float sum depends on how
         -- DuckDB splits the frame, which differs between a refresh and a full rebuild
         cast(avg(cast(liquidated_usd as decimal(38, 6))) over previous_day as double)

@@ -14,19 +14,15 @@
     move from the average fill price (USD) of the first forced order to that of the last one
     (any venue; forced orders fill at the market, so this traces the price through the
     cascade at minute resolution, which 1h candles cannot); the peak bucket as a rate in USD
-    per minute. Binance's feed is sampled, so the USD figures are lower bounds. -#}
+    per minute. Binance's feed is sampled, so the USD figures are lower bounds. All of it is
+    added up from the episode's buckets, which carry their liquidations' side split, count,
+    venues and first and last fills, so the cascades never re-read the liquidations. -#}
 {%- set bucket_minutes = 5 -%}
 {%- set hot_multiple = 10 -%}
 {%- set floor_usd = 2000000 -%}
 {%- set min_history_buckets = 144 -%}
 
 with
-
-liquidations as (
-
-    select * from {{ ref('fct_liquidations') }}
-
-),
 
 buckets as (
 
@@ -105,60 +101,27 @@ episode_buckets as (
 
 ),
 
-episode_days as (
+episode_totals as (
 
-    select distinct
-        base_asset,
-        cast(bucket_start_at as date) as liquidation_date
+    select
+        episode_buckets.base_asset,
+        episode_buckets.episode_number,
+        len(list_distinct(flatten(list(buckets.exchange_ids)))) as venues_involved,
+        sum(buckets.liquidation_count) as liquidation_count,
+        sum(buckets.long_liquidated_usd order by buckets.bucket_start_at)
+            as long_liquidations_usd,
+        sum(buckets.short_liquidated_usd order by buckets.bucket_start_at)
+            as short_liquidations_usd,
+        arg_min(buckets.first_fill_price_usd, buckets.bucket_start_at)
+            filter (where buckets.liquidation_count > 0) as first_fill_price_usd,
+        arg_max(buckets.last_fill_price_usd, buckets.bucket_start_at)
+            filter (where buckets.liquidation_count > 0) as last_fill_price_usd
 
     from episode_buckets
 
-),
-
-liquidations_in_episode_days as (
-
-    select
-        liquidations.*,
-        time_bucket(interval {{ bucket_minutes }} minute, liquidations.liquidated_at)
-            as bucket_start_at
-
-    from liquidations
-
-    semi join episode_days
-        on liquidations.base_asset = episode_days.base_asset
-        and liquidations.liquidation_date = episode_days.liquidation_date
-
-),
-
-episode_liquidations as (
-
-    select
-        episodes.base_asset,
-        episodes.episode_number,
-        count(distinct liquidations.exchange_id) as venues_involved,
-        count(*) as liquidation_count,
-        sum(liquidations.liquidated_notional_usd
-            order by liquidations.liquidated_at, liquidations.liquidation_id) filter (
-            where liquidations.position_side = 'long'
-        ) as long_liquidations_usd,
-        sum(liquidations.liquidated_notional_usd
-            order by liquidations.liquidated_at, liquidations.liquidation_id) filter (
-            where liquidations.position_side = 'short'
-        ) as short_liquidations_usd,
-        arg_min(
-            liquidations.avg_fill_price_quote * liquidations.usd_per_quote_unit,
-            (liquidations.liquidated_at, liquidations.liquidation_id)
-        ) as first_fill_price_usd,
-        arg_max(
-            liquidations.avg_fill_price_quote * liquidations.usd_per_quote_unit,
-            (liquidations.liquidated_at, liquidations.liquidation_id)
-        ) as last_fill_price_usd
-
-    from episode_buckets as episodes
-
-    inner join liquidations_in_episode_days as liquidations
-        on episodes.base_asset = liquidations.base_asset
-        and episodes.bucket_start_at = liquidations.bucket_start_at
+    inner join buckets
+        on episode_buckets.base_asset = buckets.base_asset
+        and episode_buckets.bucket_start_at = buckets.bucket_start_at
 
     group by 1, 2
 
@@ -176,23 +139,23 @@ final as (
         cast(date_diff('minute', episodes.start_at, episodes.end_at) as integer)
             as duration_minutes,
         cast(episodes.hot_bucket_count as integer) as hot_bucket_count,
-        cast(episode_liquidations.venues_involved as integer) as venues_involved,
-        cast(episode_liquidations.liquidation_count as bigint) as liquidation_count,
-        cast(coalesce(episode_liquidations.long_liquidations_usd, 0) as double)
+        cast(episode_totals.venues_involved as integer) as venues_involved,
+        cast(episode_totals.liquidation_count as bigint) as liquidation_count,
+        cast(coalesce(episode_totals.long_liquidations_usd, 0) as double)
             as long_liquidations_usd,
-        cast(coalesce(episode_liquidations.short_liquidations_usd, 0) as double)
+        cast(coalesce(episode_totals.short_liquidations_usd, 0) as double)
             as short_liquidations_usd,
         case
-            when coalesce(episode_liquidations.long_liquidations_usd, 0)
-                >= coalesce(episode_liquidations.short_liquidations_usd, 0)
+            when coalesce(episode_totals.long_liquidations_usd, 0)
+                >= coalesce(episode_totals.short_liquidations_usd, 0)
                 then 'long'
             else 'short'
         end as dominant_side,
-        cast(episode_liquidations.first_fill_price_usd as double) as first_fill_price_usd,
-        cast(episode_liquidations.last_fill_price_usd as double) as last_fill_price_usd,
+        cast(episode_totals.first_fill_price_usd as double) as first_fill_price_usd,
+        cast(episode_totals.last_fill_price_usd as double) as last_fill_price_usd,
         cast({{ percent_change(
-            'episode_liquidations.last_fill_price_usd',
-            'episode_liquidations.first_fill_price_usd'
+            'episode_totals.last_fill_price_usd',
+            'episode_totals.first_fill_price_usd'
         ) }} as double) as price_move_pct,
         cast(episodes.peak_liquidation_usd_per_minute as double)
             as peak_liquidation_usd_per_minute,
@@ -200,9 +163,9 @@ final as (
 
     from episodes
 
-    inner join episode_liquidations
-        on episodes.base_asset = episode_liquidations.base_asset
-        and episodes.episode_number = episode_liquidations.episode_number
+    inner join episode_totals
+        on episodes.base_asset = episode_totals.base_asset
+        and episodes.episode_number = episode_totals.episode_number
 
 )
 

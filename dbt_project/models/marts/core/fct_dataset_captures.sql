@@ -1,8 +1,7 @@
 {{
     config(
         materialized = 'incremental',
-        incremental_strategy = 'delete+insert',
-        unique_key = 'capture_id',
+        incremental_strategy = 'append',
         on_schema_change = 'fail',
         pre_hook = "{{ delete_window('capture_date') }}",
     )

@@ -1,14 +1,13 @@
 {{
     config(
         materialized = 'incremental',
-        incremental_strategy = 'delete+insert',
-        unique_key = 'liquidation_id',
+        incremental_strategy = 'append',
         on_schema_change = 'fail',
         pre_hook = "{{ delete_window('liquidation_date') }}",
     )
 }}
 {#- Replaces the run window [window_start, window_end) exactly: the pre-hook deletes the window,
-    then delete+insert writes what the lake holds for it now. A liquidation counts when some
+    then the model appends what the lake holds for it now. A liquidation counts when some
     quantity was filled (filled_qty > 0); zero-fill events carry no liquidated notional. -#}
 with
 
