@@ -16,9 +16,8 @@
     previous 24 hours (the 288 buckets before it, as many as were captured). The input of
     liquidation_cascades, which keeps the buckets far above their background and adds up an
     episode from its buckets' side split, count, venues and first and last fills, so it never
-    reads the liquidations again. Sums run in a fixed order (time, then id) and the background
-    is a mean of exact decimals, so a re-run, a refresh and a full rebuild reproduce them bit
-    for bit.
+    reads the liquidations again. Sums and the background are exact decimal arithmetic
+    (exact_sum), so a re-run, a refresh and a full rebuild reproduce them bit for bit.
 
     Incremental over the run window, whose days it follows like liquidations_hourly (a new
     listing rebuilds it whole). A bucket looks back a day, so a run reads one day more before
@@ -62,14 +61,13 @@ liquidated_buckets as (
     select
         base_asset,
         time_bucket(interval {{ bucket_minutes }} minute, liquidated_at) as bucket_start_at,
-        sum(liquidated_notional_usd order by liquidated_at, liquidation_id)
-            as liquidated_usd,
-        sum(liquidated_notional_usd order by liquidated_at, liquidation_id)
-            filter (where position_side = 'long') as long_liquidated_usd,
-        sum(liquidated_notional_usd order by liquidated_at, liquidation_id)
-            filter (where position_side = 'short') as short_liquidated_usd,
+        {{ exact_sum('liquidated_notional_usd') }} as liquidated_usd,
+        {{ exact_sum('liquidated_notional_usd', where="position_side = 'long'") }}
+            as long_liquidated_usd,
+        {{ exact_sum('liquidated_notional_usd', where="position_side = 'short'") }}
+            as short_liquidated_usd,
         count(*) as liquidation_count,
-        list(distinct exchange_id order by exchange_id) as exchange_ids,
+        list_sort(list(distinct exchange_id)) as exchange_ids,
         arg_min(
             avg_fill_price_quote * usd_per_quote_unit, (liquidated_at, liquidation_id)
         ) as first_fill_price_usd,

@@ -16,8 +16,8 @@
     capture and no liquidation gets zeros. An hour without a second of capture and without a
     landed liquidation gets NULL measures: not captured, never a silent zero. (Liquidations
     can be landed for such an hour, e.g. from OKX's REST back-stop: they are reported, with
-    the hour's coverage saying the figure is a lower bound.) Sums run in a fixed order (time,
-    then id), so a re-run reproduces them bit for bit.
+    the hour's coverage saying the figure is a lower bound.) Sums are exact decimal sums
+    (exact_sum), so a re-run and a full rebuild reproduce them bit for bit.
 
     Incremental over the run window: a day's hours depend on that day's captures, gaps and
     liquidations only, so a run replaces its window's days; a change in the base assets of an
@@ -112,21 +112,18 @@ liquidated_asset_hours as (
         date_trunc('hour', liquidated_at) as hour_start_at,
         exchange_id,
         base_asset,
-        sum(liquidated_notional_usd order by liquidated_at, liquidation_id) filter (
-            where position_side = 'long'
-        ) as long_liquidations_usd,
-        sum(liquidated_notional_usd order by liquidated_at, liquidation_id) filter (
-            where position_side = 'short'
-        ) as short_liquidations_usd,
-        sum(liquidated_notional_usd order by liquidated_at, liquidation_id)
-            as total_liquidations_usd,
-        sum(liquidated_qty_coin order by liquidated_at, liquidation_id) filter (
-            where position_side = 'long'
-        ) as long_liquidations_coin,
-        sum(liquidated_qty_coin order by liquidated_at, liquidation_id) filter (
-            where position_side = 'short'
-        ) as short_liquidations_coin,
-        max(liquidated_notional_usd) as largest_liquidation_usd,
+        {{ exact_sum('liquidated_notional_usd', where="position_side = 'long'") }}
+            as long_liquidations_usd,
+        {{ exact_sum('liquidated_notional_usd', where="position_side = 'short'") }}
+            as short_liquidations_usd,
+        {{ exact_sum('liquidated_notional_usd') }} as total_liquidations_usd,
+        {{ exact_sum('liquidated_qty_coin', where="position_side = 'long'") }}
+            as long_liquidations_coin,
+        {{ exact_sum('liquidated_qty_coin', where="position_side = 'short'") }}
+            as short_liquidations_coin,
+        -- rounded to 1e-10 as the sums are, so it never exceeds the hour's total
+        cast(cast(max(liquidated_notional_usd) as decimal(38, 10)) as double)
+            as largest_liquidation_usd,
         count(*) filter (where position_side = 'long') as long_liquidation_count,
         count(*) filter (where position_side = 'short') as short_liquidation_count,
         count(*) as liquidation_count,
