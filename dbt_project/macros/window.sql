@@ -36,15 +36,30 @@
 {%- endmacro %}
 
 {#- The input predicate of an incremental mart: its window, widened by the days its rows look
-    back (`days_before`) and forward (`days_after`); everything on a first build, and when the
-    pre-hook emptied the table to rebuild it (`delete_window`'s `rebuild_if`). -#}
-{% macro in_refresh(date_column, days_before=0, days_after=0) -%}
-    {%- if is_incremental() -%}
-        ({{ in_window(date_column, days_before, days_after) }}
-            or not exists (select 1 from {{ this }}))
-    {%- else -%}
+    back (`days_before`) and forward (`days_after`); everything on a first build, when the
+    table is empty, and when `rebuild_if` holds (pass the same condition as the pre-hook's
+    `delete_window`, which then empties the table). Decided by one query when the model
+    compiles, so the SQL keeps a plain date range that DuckDB pushes into the scan: an `or`
+    with a subquery in the SQL made every refresh read every column of the whole history. -#}
+{% macro in_refresh(date_column, days_before=0, days_after=0, rebuild_if=none) -%}
+    {%- if refreshes_everything(rebuild_if) -%}
         true
+    {%- else -%}
+        {{ in_window(date_column, days_before, days_after) }}
     {%- endif -%}
+{%- endmacro %}
+
+{% macro refreshes_everything(rebuild_if=none) -%}
+    {%- if not is_incremental() -%}
+        {{ return(true) }}
+    {%- elif not execute -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {%- set condition = 'not exists (select 1 from ' ~ this ~ ')' -%}
+    {%- if rebuild_if -%}
+        {%- set condition = condition ~ ' or (' ~ rebuild_if ~ ')' -%}
+    {%- endif -%}
+    {{ return(run_query('select ' ~ condition).columns[0].values()[0]) }}
 {%- endmacro %}
 
 {#- `rebuild_if` of the liquidation marts whose every captured day has a row per base asset of

@@ -33,9 +33,14 @@ from handcrafted_lake import (
     land_bad_rows,
     make_settings,
 )
-from warehouse_scenarios import BuiltWarehouse, Rows, query
+from warehouse_scenarios import BuiltWarehouse, Rows, query, take_snapshot
 
-from include.cryptodw.dbt_runner import STAGING_SELECTOR, DbtBuildError, run_dbt
+from include.cryptodw.dbt_runner import (
+    DOWNSTREAM_SELECTOR,
+    STAGING_SELECTOR,
+    DbtBuildError,
+    run_dbt,
+)
 from include.cryptodw.windows import Window
 
 pytestmark = pytest.mark.slow
@@ -459,3 +464,27 @@ def test_windowed_tests_catch_a_broken_day_the_run_wrote(built: BuiltWarehouse, 
 
     later = Window(BROKEN_DAY + timedelta(days=1), FEBRUARY.end)
     run_dbt(settings, "test", window=later, extra_args=["--select", WINDOWED_TESTS])
+
+
+def test_an_asset_gone_from_the_instruments_rebuilds_the_hourly_liquidations_whole(
+    built: BuiltWarehouse, tmp_path
+):
+    """An hourly row of a base asset no instrument has (what a delisting or a renamed asset
+    leaves behind) makes the next refresh rebuild liquidations_hourly from every day, not
+    only its window: the stray row in January goes, January's rows come back complete."""
+    settings = make_settings(tmp_path / "data")
+    shutil.copytree(built.settings.data_dir, settings.data_dir, symlinks=True)
+    with duckdb.connect(str(settings.warehouse_path)) as con:
+        con.execute(
+            "insert into marts.liquidations_hourly "
+            "select * replace ('ZZZ' as base_asset) from marts.liquidations_hourly "
+            "where liquidation_date = ? order by all limit 1",
+            [JANUARY.start],
+        )
+    run_dbt(settings, "build", DOWNSTREAM_SELECTOR, FEBRUARY)
+    after = take_snapshot(settings)
+    assert after.marts == built.february.marts
+    assert not query(
+        settings.warehouse_path,
+        "select * from marts.liquidations_hourly where base_asset = 'ZZZ'",
+    )

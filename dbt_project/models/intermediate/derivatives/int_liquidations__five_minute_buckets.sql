@@ -22,6 +22,8 @@
     Incremental over the run window, whose days it follows like liquidations_hourly (a new
     listing rebuilds it whole). A bucket looks back a day, so a run reads one day more before
     its window and replaces one day more after it. -#}
+{#- the pre-hook's rebuild condition: when it holds, the model reads every day -#}
+{%- set rebuild_if = liquidation_assets_changed(['base_asset']) -%}
 {%- set bucket_minutes = 5 -%}
 
 with
@@ -29,14 +31,18 @@ with
 liquidations as (
 
     select * from {{ ref('fct_liquidations') }}
-    where {{ in_refresh('liquidation_date', days_before = 1, days_after = 1) }}
+    where {{ in_refresh(
+        'liquidation_date', days_before = 1, days_after = 1, rebuild_if = rebuild_if
+    ) }}
 
 ),
 
 hourly as (
 
     select * from {{ ref('liquidations_hourly') }}
-    where {{ in_refresh('liquidation_date', days_before = 1, days_after = 1) }}
+    where {{ in_refresh(
+        'liquidation_date', days_before = 1, days_after = 1, rebuild_if = rebuild_if
+    ) }}
 
 ),
 
@@ -132,4 +138,4 @@ baselined as (
 )
 
 select * from baselined
-where {{ in_refresh('bucket_date', days_after = 1) }}
+where {{ in_refresh('bucket_date', days_after = 1, rebuild_if = rebuild_if) }}

@@ -22,6 +22,8 @@
     Incremental over the run window: a day's hours depend on that day's captures, gaps and
     liquidations only, so a run replaces its window's days; a change in the base assets of an
     exchange (a new listing) rebuilds it whole (liquidation_assets_changed). -#}
+{#- the pre-hook's rebuild condition: when it holds, the model reads every day -#}
+{%- set rebuild_if = liquidation_assets_changed(['exchange_id', 'base_asset']) -%}
 {%- set measures = [
     ('long_liquidations_usd', 'double'),
     ('short_liquidations_usd', 'double'),
@@ -39,7 +41,7 @@ with
 liquidations as (
 
     select * from {{ ref('fct_liquidations') }}
-    where {{ in_refresh('liquidation_date') }}
+    where {{ in_refresh('liquidation_date', rebuild_if = rebuild_if) }}
 
 ),
 
@@ -47,14 +49,14 @@ captures as (
 
     select * from {{ ref('fct_dataset_captures') }}
     where dataset = 'liquidations'
-        and {{ in_refresh('capture_date') }}
+        and {{ in_refresh('capture_date', rebuild_if = rebuild_if) }}
 
 ),
 
 capture_hours as (
 
     select * from {{ ref('fct_liquidation_capture_hours') }}
-    where {{ in_refresh('capture_date') }}
+    where {{ in_refresh('capture_date', rebuild_if = rebuild_if) }}
 
 ),
 
