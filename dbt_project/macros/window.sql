@@ -24,9 +24,9 @@
     window (widened by `days_after`, for marts whose later rows look back into it) before the
     model writes it again, so rows that vanished from the source in that window disappear too.
     The facts' rows always fall in the window they are read for: the lake partitions each
-    dataset by the event time the fact's date is cast from. With `rebuild_if` (a SQL condition), it
-    deletes every row when the condition holds, and the model (reading through
-    `in_refresh`) builds them all again. Runs inside the model's transaction, so readers never
+    dataset by the event time the fact's date is cast from. With `rebuild_if` (a SQL
+    condition), it deletes every row when the condition holds, and the model (reading through
+    `in_refresh` with the same condition) builds them all again. Runs inside the model's transaction, so readers never
     see the window half-replaced. -#}
 {% macro delete_window(date_column, days_after=0, rebuild_if=none) -%}
     {%- if is_incremental() -%}
