@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import io
 import json
 import logging
 import os
@@ -40,6 +39,7 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 import httpx
+import msgspec
 import tenacity
 
 from include.cryptodw.redaction import (
@@ -353,12 +353,28 @@ def write_ws_segment(
     return path
 
 
+class _SegmentLine(msgspec.Struct):
+    """One line of a segment file, as `write_ws_segment` writes it."""
+
+    recv_ts: int
+    data: str
+
+
+# A typed decoder reads a line in a third of json.loads' time (segments hold millions).
+_SEGMENT_LINE = msgspec.json.Decoder(_SegmentLine)
+
+
 def iter_ws_messages(root: Path, venue: str, stream: str, day: date) -> Iterator[WsMessage]:
     """Yield the recorded messages of a UTC day's closed segments, in file order."""
     directory = ws_segment_dir(root, venue, stream, day)
     for segment in sorted(directory.glob("*.jsonl.gz")):
+        source = segment.as_posix()
         # Decompressed whole: a segment is small, and a gzip stream read line by line is slow.
-        data = io.BytesIO(gzip.decompress(segment.read_bytes()))
-        for line in io.TextIOWrapper(data, encoding="utf-8"):
-            record = json.loads(line)
-            yield WsMessage(int(record["recv_ts"]), record["data"], segment.as_posix())
+        lines = gzip.decompress(segment.read_bytes()).splitlines()
+        for number, line in enumerate(lines, start=1):
+            try:
+                record = _SEGMENT_LINE.decode(line)
+            except msgspec.DecodeError as exc:
+                reason = f"{source} line {number} is not a recorded message: {exc}"
+                raise ValueError(reason) from exc
+            yield WsMessage(record.recv_ts, record.data, source)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import msgspec
 import pyarrow as pa
 
 from include.cryptodw.lake.writer import SourcePayload
@@ -39,6 +40,9 @@ _INTEGER = re.compile(r"[+-]?\d+")
 # non-Latin names), never '/', '.', '-' or anything else that could escape a path segment.
 _SYMBOL = re.compile(r"[^\W_]\w{0,63}")
 _HEADER_START = re.compile(r"[A-Za-z_]")
+# JSON with keys sorted: equal entries encode to equal bytes (NaN encodes as null; such a
+# row is rejected as not finite anyway). Ten times faster than json.dumps per payload entry.
+_CANONICAL_JSON = msgspec.json.Encoder(order="sorted", enc_hook=str)
 
 log = logging.getLogger(__name__)
 
@@ -180,6 +184,17 @@ def _is_empty(value: object) -> bool:
     return value is None or (isinstance(value, str) and value.strip() == "")
 
 
+def _present(record: Mapping[str, object], key: str, optional: bool) -> object:
+    """The field's value; None when an optional field is absent or empty, which a required
+    one may not be."""
+    value = record.get(key) if optional else _value(record, key)
+    if _is_empty(value):
+        if optional:
+            return None
+        raise RowError(f"field {key!r} is empty")
+    return value
+
+
 def number(
     record: Mapping[str, object],
     key: str,
@@ -189,16 +204,19 @@ def number(
     optional: bool = False,
 ) -> float | None:
     """A finite decimal from a JSON number or a decimal string ("0.014", "0E-8")."""
-    value = _value(record, key) if not optional else record.get(key)
-    if _is_empty(value):
-        if optional:
+    value = record.get(key)
+    # the usual field, a decimal string, first: parsing runs this for every cell of a payload
+    if type(value) is str and _DECIMAL.fullmatch(value.strip()):
+        result = float(value)
+    else:
+        value = _present(record, key, optional)
+        if value is None:
             return None
-        raise RowError(f"field {key!r} is empty")
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise RowError(f"field {key!r} is not a number: {value!r}")
-    if isinstance(value, str) and not _DECIMAL.fullmatch(value.strip()):
-        raise RowError(f"field {key!r} is not a number: {value!r}")
-    result = float(value)
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise RowError(f"field {key!r} is not a number: {value!r}")
+        if isinstance(value, str) and not _DECIMAL.fullmatch(value.strip()):
+            raise RowError(f"field {key!r} is not a number: {value!r}")
+        result = float(value)
     if not math.isfinite(result):
         raise RowError(f"field {key!r} is not finite: {value!r}")
     if positive and result <= 0:
@@ -212,16 +230,20 @@ def integer(
     record: Mapping[str, object], key: str, *, non_negative: bool = False, optional: bool = False
 ) -> int | None:
     """An integer from a JSON integer or a string of digits."""
-    value = _value(record, key) if not optional else record.get(key)
-    if _is_empty(value):
-        if optional:
+    value = record.get(key)
+    if type(value) is int:  # the usual fields first, as in `number`
+        result = value
+    elif type(value) is str and _INTEGER.fullmatch(value.strip()):
+        result = int(value)
+    else:
+        value = _present(record, key, optional)
+        if value is None:
             return None
-        raise RowError(f"field {key!r} is empty")
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise RowError(f"field {key!r} is not an integer: {value!r}")
-    if isinstance(value, str) and not _INTEGER.fullmatch(value.strip()):
-        raise RowError(f"field {key!r} is not an integer: {value!r}")
-    result = int(value)
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise RowError(f"field {key!r} is not an integer: {value!r}")
+        if isinstance(value, str) and not _INTEGER.fullmatch(value.strip()):
+            raise RowError(f"field {key!r} is not an integer: {value!r}")
+        result = int(value)
     if non_negative and result < 0:
         raise RowError(f"field {key!r} must be >= 0, got {value!r}")
     return result
@@ -243,11 +265,11 @@ def text(
     optional: bool = False,
 ) -> str | None:
     """A non-empty string, optionally one of `choices`."""
-    value = _value(record, key) if not optional else record.get(key)
-    if _is_empty(value):
-        if optional:
+    value = record.get(key)
+    if type(value) is not str or not value.strip():  # the usual field, a word, skips these
+        value = _present(record, key, optional)
+        if value is None:
             return None
-        raise RowError(f"field {key!r} is empty")
     if not isinstance(value, str):
         raise RowError(f"field {key!r} is not a string: {value!r}")
     if choices is not None and value not in choices:
@@ -426,10 +448,10 @@ class RepeatCounter:
     """
 
     def __init__(self) -> None:
-        self._seen: Counter[str] = Counter()
+        self._seen: Counter[bytes] = Counter()
 
     def next(self, *entry: object) -> int:
-        key = json.dumps(entry, sort_keys=True, default=str)
+        key = _CANONICAL_JSON.encode(entry)
         index = self._seen[key]
         self._seen[key] += 1
         return index

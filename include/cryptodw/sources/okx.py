@@ -36,7 +36,6 @@ on (instrument, time). All I/O goes through the `Transport`.
 from __future__ import annotations
 
 import functools
-import itertools
 import json
 import logging
 import re
@@ -567,22 +566,22 @@ def _liquidation_order_rows(
 # ------------------------------------------------------------------ liquidation copies
 
 
-def union_liquidations(groups: Sequence[Sequence[dict]]) -> list[dict]:
+def union_liquidations(tables: Sequence[pa.Table]) -> pa.Table:
     """One row per liquidation across payloads that may repeat each other.
 
-    Each group is what ONE payload said (one websocket message, one REST page). Equal
-    liquidations inside a payload differ by `repeat_index`, so a `LIQUIDATION_KEY` seen in
-    another payload is the same liquidation seen again: the row from the earliest group is kept
-    (websocket rows carry their receive time). Rows come back in trade-time order.
+    Each table is what one or more payloads said, in the order they were received (websocket
+    messages, REST pages). Equal liquidations inside a payload differ by `repeat_index`, so a
+    `LIQUIDATION_KEY` seen again is the same liquidation seen again: its first row is kept
+    (websocket rows carry their receive time). Rows come back in (trade time, key) order.
     """
-    kept: dict[tuple, dict] = {}
-    for row in itertools.chain.from_iterable(groups):
-        kept.setdefault(_liquidation_ident(row), row)
-    return sorted(kept.values(), key=lambda row: (row["trade_time"], _liquidation_ident(row)))
-
-
-def _liquidation_ident(row: Mapping[str, object]) -> tuple:
-    return tuple(row[k] for k in LIQUIDATION_KEY)
+    # the empty table gives the schema when there is nothing to unite
+    rows = pa.concat_tables([LIQUIDATIONS.empty_table(), *(t.cast(LIQUIDATIONS) for t in tables)])
+    rows = rows.append_column("_arrival", pa.array(range(rows.num_rows), pa.int64()))
+    firsts = rows.group_by(list(LIQUIDATION_KEY), use_threads=False).aggregate(
+        [("_arrival", "min")]
+    )
+    kept = rows.take(firsts["_arrival_min"]).drop_columns(["_arrival"])
+    return kept.sort_by([(column, "ascending") for column in ("trade_time", *LIQUIDATION_KEY)])
 
 
 def merge_liquidations(*results: ParseResult) -> ParseResult:
@@ -591,10 +590,8 @@ def merge_liquidations(*results: ParseResult) -> ParseResult:
     Each result is already one row per liquidation; a liquidation in several of them is kept
     once, from the earliest result.
     """
-    groups = [result.table.to_pylist() for result in results]
-    table = pa.Table.from_pylist(union_liquidations(groups), schema=LIQUIDATIONS)
     return ParseResult(
-        table,
+        union_liquidations([result.table for result in results]),
         [reject for result in results for reject in result.rejects],
         [source for result in results for source in result.sources],
     )
@@ -710,14 +707,12 @@ def fetch_liquidation_orders(
     url = rest_base + LIQUIDATION_ORDERS_PATH
     params = {"instType": INST_TYPE, "state": "filled", "uly": inst_family}
     pages: list[ParseResult] = []
-    groups: list[list[dict]] = []
     cursor = keep[1]
     while True:
         query = {**params, "after": cursor, "limit": LIQUIDATION_ORDERS_LIMIT}
         response, data = _get_data(transport, url, query)
         page = _liquidation_order_rows(data, response.source_uri, INST_TYPE, bounds)
         pages.append(replace(page, sources=[source_payload(response)]))
-        groups.append(page.table.to_pylist())
         times = [t for t in map(_detail_time, _details(data)) if t is not None]
         log.info("okx liquidation-orders %s: %d details", query, len(times))
         if len(times) < LIQUIDATION_ORDERS_LIMIT or min(times) < keep[0]:
@@ -725,12 +720,7 @@ def fetch_liquidation_orders(
         if min(times) + 1 >= cursor:
             raise PagingError(f"a full page of one millisecond: {response.source_uri}")
         cursor = min(times) + 1
-    table = pa.Table.from_pylist(union_liquidations(groups), schema=LIQUIDATIONS)
-    return ParseResult(
-        table,
-        [reject for page in pages for reject in page.rejects],
-        [source for page in pages for source in page.sources],
-    )
+    return merge_liquidations(*pages)
 
 
 def read_liquidations(replay_root: Path, start: date, end: date) -> ParseResult:
@@ -740,16 +730,16 @@ def read_liquidations(replay_root: Path, start: date, end: date) -> ParseResult:
     Repeats across messages (re-pushes, the stale first push after subscribing, two
     recorders) collapse in `union_liquidations`.
     """
-    groups: list[list[dict]] = []
+    tables: list[pa.Table] = []
     rejects: list[dict] = []
     sources: list[SourcePayload] = []
     for segment in recorded_segments(replay_root, VENUE, LIQUIDATION_STREAM, start, end):
-        collector, per_message = _read_segment(segment)
-        groups.extend(per_message)
+        collector = _read_segment(segment)
+        tables.append(collector.result().table)
         rejects.extend(collector.rejects)
         if segment.owned or collector.rows or collector.rejects:
             sources.append(segment.payload)
-    table = pa.Table.from_pylist(union_liquidations(groups), schema=LIQUIDATIONS)
+    table = union_liquidations(tables)
     log.info(
         "okx liquidations %s..%s: %d rows, %d rejects from %d segments",
         start,
@@ -761,17 +751,14 @@ def read_liquidations(replay_root: Path, start: date, end: date) -> ParseResult:
     return ParseResult(table, rejects, sources)
 
 
-def _read_segment(segment: RecordedSegment) -> tuple[RowCollector, list[list[dict]]]:
-    """The collector of one segment and its rows grouped per message."""
+def _read_segment(segment: RecordedSegment) -> RowCollector:
+    """The collector of one segment's messages, in the order they were received."""
     collector = _collector(
         LIQUIDATIONS, "liquidations", "trade_time", segment.source_uri, segment.bounds
     )
-    per_message = []
     for message in segment.messages:
-        first = len(collector.rows)
         _add_liquidation_message(collector, message.text, message.received_at_ms, INST_TYPE)
-        per_message.append(collector.rows[first:])
-    return collector, per_message
+    return collector
 
 
 # ------------------------------------------------------------------------------- paging

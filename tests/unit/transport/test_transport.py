@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from datetime import date
 
 import httpx
@@ -120,3 +121,12 @@ def test_websocket_segments_roundtrip_in_order(tmp_path):
     write_ws_segment(tmp_path, "binance", "forceOrder", date(2026, 1, 1), "0000", messages)
     read = list(iter_ws_messages(tmp_path, "binance", "forceOrder", date(2026, 1, 1)))
     assert [(m.received_at_ms, m.text) for m in read] == messages
+
+
+def test_a_damaged_segment_line_names_its_file_and_line(tmp_path):
+    day = date(2026, 1, 1)
+    path = write_ws_segment(tmp_path, "okx", "liquidation-orders", day, "0000", [(1000, "{}")])
+    damaged = gzip.decompress(path.read_bytes()) + b'{"recv_ts": "soon", "data": "{}"}\n'
+    path.write_bytes(gzip.compress(damaged))
+    with pytest.raises(ValueError, match=r"0000\.jsonl\.gz line 2 is not a recorded message"):
+        list(iter_ws_messages(tmp_path, "okx", "liquidation-orders", day))
