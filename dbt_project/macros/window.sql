@@ -26,8 +26,12 @@
     The facts' rows always fall in the window they are read for: the lake partitions each
     dataset by the event time the fact's date is cast from. With `rebuild_if` (a SQL
     condition), it deletes every row when the condition holds, and the model (reading through
-    `in_refresh` with the same condition) builds them all again. Runs inside the model's transaction, so readers never
-    see the window half-replaced. -#}
+    `in_refresh` with the same condition) builds them all again. Runs inside the model's
+    transaction, so readers never see the window half-replaced. The models write their rows
+    in date order (`order by` the date column): DuckDB keeps each row group's min and max, so
+    the delete and the window's reads skip every other day's row groups, and a refresh costs
+    the same with a month or years of history (written in no order, a day's rows sat in every
+    row group of the year). -#}
 {% macro delete_window(date_column, days_after=0, rebuild_if=none) -%}
     {%- if is_incremental() -%}
         delete from {{ this }} where {{ in_window(date_column, 0, days_after) }}

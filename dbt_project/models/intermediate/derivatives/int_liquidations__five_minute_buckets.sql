@@ -137,5 +137,7 @@ baselined as (
 
 )
 
+-- in date order: a window's delete and reads skip the other days' row groups (window.sql)
 select * from baselined
 where {{ in_refresh('bucket_date', days_after = 1, rebuild_if = rebuild_if) }}
+order by bucket_date

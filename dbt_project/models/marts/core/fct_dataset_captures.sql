@@ -40,4 +40,6 @@ captures as (
 
 )
 
+-- in date order: a window's delete and reads skip the other days' row groups (window.sql)
 select * from captures
+order by capture_date

@@ -83,4 +83,6 @@ enriched as (
 
 )
 
+-- in date order: a window's delete and reads skip the other days' row groups (window.sql)
 select * from enriched
+order by funding_date

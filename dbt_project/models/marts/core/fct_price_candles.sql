@@ -59,4 +59,6 @@ enriched as (
 
 )
 
+-- in date order: a window's delete and reads skip the other days' row groups (window.sql)
 select * from enriched
+order by candle_date

@@ -171,4 +171,6 @@ hourly as (
 
 )
 
+-- in date order: a window's delete and reads skip the other days' row groups (window.sql)
 select * from hourly
+order by liquidation_date

@@ -115,5 +115,7 @@ final as (
 
 )
 
+-- in date order: a window's delete and reads skip the other days' row groups (window.sql)
 select * from final
 where {{ in_refresh('snapshot_date', days_after = 1) }}
+order by snapshot_date
