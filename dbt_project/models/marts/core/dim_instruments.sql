@@ -1,32 +1,15 @@
 {#- Instruments as the facts observed them: every instrument with a candle, an open-interest
-    snapshot, a funding event or a liquidation in the warehouse. The market-wide liquidation
-    stream brings instruments nothing else is landed for; they are instruments all the same.
+    snapshot, a funding event or a liquidation in the warehouse, on the days fct_instrument_days
+    lists. The market-wide liquidation stream brings instruments nothing else is landed for;
+    they are instruments all the same.
     Contract terms come from the venue's latest instruments snapshot (Bybit, OKX). Binance lands
     no instruments list: its terms are NULL, except the contract size, which is 1 coin on every
     exchange that counts sizes in coin (dim_exchanges.quantity_unit). -#}
 with
 
-price_candles as (
+instrument_days as (
 
-    select * from {{ ref('fct_price_candles') }}
-
-),
-
-open_interest_snapshots as (
-
-    select * from {{ ref('fct_open_interest_snapshots') }}
-
-),
-
-funding_rates as (
-
-    select * from {{ ref('fct_funding_rates') }}
-
-),
-
-liquidations as (
-
-    select * from {{ ref('fct_liquidations') }}
+    select * from {{ ref('fct_instrument_days') }}
 
 ),
 
@@ -42,26 +25,6 @@ exchanges as (
 
 ),
 
-mentions as (
-
-    select instrument_id, exchange_id, symbol, base_asset, quote_asset, contract_type,
-        candle_date as seen_date
-    from price_candles
-    union all
-    select instrument_id, exchange_id, symbol, base_asset, quote_asset, contract_type,
-        snapshot_date as seen_date
-    from open_interest_snapshots
-    union all
-    select instrument_id, exchange_id, symbol, base_asset, quote_asset, contract_type,
-        funding_date as seen_date
-    from funding_rates
-    union all
-    select instrument_id, exchange_id, symbol, base_asset, quote_asset, contract_type,
-        liquidation_date as seen_date
-    from liquidations
-
-),
-
 instruments as (
 
     select
@@ -74,7 +37,7 @@ instruments as (
         min(seen_date) as first_seen_date,
         max(seen_date) as last_seen_date
 
-    from mentions
+    from instrument_days
 
     group by 1, 2, 3, 4, 5, 6
 
