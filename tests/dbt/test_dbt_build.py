@@ -405,6 +405,7 @@ INCREMENTAL_DATES = {
     "core.fct_dataset_captures": "capture_date",
     "core.fct_instrument_days": "seen_date",
     "intermediate.int_liquidations__five_minute_buckets": "bucket_date",
+    "marts.liquidations_daily": "liquidation_date",
     "marts.liquidations_hourly": "liquidation_date",
     "marts.open_interest_daily": "snapshot_date",
 }

@@ -1,3 +1,15 @@
+{{
+    config(
+        materialized = 'incremental',
+        incremental_strategy = 'append',
+        on_schema_change = 'fail',
+        pre_hook = "{{ delete_window(
+            'liquidation_date',
+            days_after = 29,
+            rebuild_if = liquidation_assets_changed(['exchange_id', 'base_asset'])
+        ) }}",
+    )
+}}
 {#- liquidations_hourly rolled up to UTC days (STYLE D5), so a day's figures are the sums of its
     hours (assert_liquidation_rollups_reconcile checks it). The spine is capture coverage: a
     captured day with no liquidation gets zeros; a day that was not landed gets no row; a
@@ -8,20 +20,33 @@
     a dense calendar per exchange x asset (every day from its first row to its last, days
     without a row included as nothing), so a missing day never makes a window reach further
     back. A window without any captured day is NULL; capture_coverage_7d_pct and
-    capture_coverage_30d_pct say how much of the window was captured. Sums run in a fixed
-    order, so a re-run reproduces them bit for bit. -#}
+    capture_coverage_30d_pct say how much of the window was captured. Sums are exact
+    (exact_sum; a day's hours in a fixed order), so a re-run reproduces them bit for bit.
+
+    Incremental over the run window and the 29 days after it, whose trailing windows reach
+    back into it; it reads the hours from 29 days before the window on. Like
+    liquidations_hourly, a change in an exchange's base assets rebuilds it whole. -#}
+{#- the pre-hook's rebuild condition: when it holds, the model reads every day -#}
+{%- set rebuild_if = liquidation_assets_changed(['exchange_id', 'base_asset']) -%}
 {%- set sums = [
     'long_liquidations_usd', 'short_liquidations_usd', 'total_liquidations_usd',
     'long_liquidations_coin', 'short_liquidations_coin',
 ] -%}
 {%- set counts = ['long_liquidation_count', 'short_liquidation_count', 'liquidation_count'] -%}
 {%- set windows = [('7d', 7), ('30d', 30)] -%}
+{%- set trailing_days = 30 -%}{#- the longest window (the pre-hook's days_after is 29) -#}
 
 with
 
 hourly as (
 
     select * from {{ ref('liquidations_hourly') }}
+    where {{ in_refresh(
+        'liquidation_date',
+        days_before = trailing_days - 1,
+        days_after = trailing_days - 1,
+        rebuild_if = rebuild_if
+    ) }}
 
 ),
 
@@ -100,10 +125,11 @@ trailing_windows as (
         base_asset,
         spine_date,
         {%- for horizon, days in windows %}
-        sum(long_liquidations_usd) over last_{{ horizon }} as long_liquidations_{{ horizon }}_usd,
-        sum(short_liquidations_usd) over last_{{ horizon }}
+        {{ exact_sum('long_liquidations_usd', over = 'last_' ~ horizon) }}
+            as long_liquidations_{{ horizon }}_usd,
+        {{ exact_sum('short_liquidations_usd', over = 'last_' ~ horizon) }}
             as short_liquidations_{{ horizon }}_usd,
-        sum(captured_seconds) over last_{{ horizon }} / ({{ days }} * 864.0)
+        {{ exact_sum('captured_seconds', over = 'last_' ~ horizon) }} / ({{ days }} * 864.0)
             as capture_coverage_{{ horizon }}_pct{{ ',' if not loop.last }}
         {%- endfor %}
 
@@ -159,4 +185,7 @@ final as (
 
 )
 
+-- in date order: a window's delete and reads skip the other days' row groups (window.sql)
 select * from final
+where {{ in_refresh('liquidation_date', days_after = trailing_days - 1, rebuild_if = rebuild_if) }}
+order by liquidation_date
