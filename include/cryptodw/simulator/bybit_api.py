@@ -30,7 +30,7 @@ import numpy as np
 
 from include.cryptodw.simulator import formats
 from include.cryptodw.simulator.rest import ApiError, ClockedApi, integer_param, limit_param
-from include.cryptodw.simulator.truth import TruthStore
+from include.cryptodw.simulator.truth import FUNDING_STEP_MS, TruthStore, page_span, span_days
 from include.cryptodw.sources import bybit
 from include.cryptodw.transport import Params, PayloadNotFound, Response, TransportError
 
@@ -107,8 +107,10 @@ class SimulatedBybitApi(ClockedApi):
         if interval not in KLINE_INTERVALS_MS:
             raise _params_error("interval invalid")
         length = KLINE_INTERVALS_MS[interval]
-        candles = self.truth.candles(symbol, length, WEEK_OFFSET_MS if interval == "W" else 0)
         limit = limit_param(params, 200, bybit.KLINE_LIMIT, _params_error("limit invalid"))
+        span = self._span(params, ("start", "end"), limit, length)
+        offset = WEEK_OFFSET_MS if interval == "W" else 0
+        candles = self.truth.candles(symbol, length, offset, span=span)
         rows = self._newest(candles, candles[:, 0], params, ("start", "end"), limit)
         spec = self.truth.specs[symbol]
         price, qty = spec["price_decimals"], spec["qty_decimals"]
@@ -125,17 +127,19 @@ class SimulatedBybitApi(ClockedApi):
         if step is None:
             raise _params_error("intervalTime invalid")
         limit = limit_param(params, 50, bybit.OPEN_INTEREST_LIMIT, _params_error("limit invalid"))
-        table = self.truth.symbol_rows("open_interest", symbol)
-        times = table.column("snapshot_ms").to_numpy()
-        inside = times % step == 0
         start = integer_param(params, "startTime", _params_error("startTime invalid"))
         end = integer_param(params, "endTime", _params_error("endTime invalid"))
-        if start is not None:
-            inside &= times >= start
-        inside &= times <= (end if end is not None else self.now_ms)
+        upper = end if end is not None else self.now_ms
         cursor = params.get("cursor")
         if cursor:
-            inside &= times < _decode_cursor(cursor)
+            upper = min(upper, _decode_cursor(cursor) - 1)
+        # one row more than the page: `more` counts past it
+        span = page_span(limit + 1, step, upper, start)
+        table = self.truth.symbol_rows("open_interest", symbol, *span_days(span))
+        times = table.column("snapshot_ms").to_numpy()
+        inside = (times % step == 0) & (times <= upper)
+        if start is not None:
+            inside &= times >= start
         index = np.flatnonzero(inside)[::-1][:limit]
         more = np.count_nonzero(inside) > limit
         oi = table.column("oi_units").to_numpy()
@@ -161,7 +165,8 @@ class SimulatedBybitApi(ClockedApi):
         if "startTime" in params and "endTime" not in params:
             raise _params_error("endTime is required when startTime is given")
         limit = limit_param(params, 200, bybit.FUNDING_LIMIT, _params_error("limit invalid"))
-        table = self.truth.symbol_rows("funding", symbol)
+        span = self._span(params, ("startTime", "endTime"), limit, FUNDING_STEP_MS)
+        table = self.truth.symbol_rows("funding", symbol, *span_days(span))
         times = table.column("funding_time_ms").to_numpy()
         rows = self._newest(np.arange(times.size), times, params, ("startTime", "endTime"), limit)
         rates = table.column("rate_e8").to_numpy()
@@ -238,6 +243,14 @@ class SimulatedBybitApi(ClockedApi):
         if symbol not in self.truth.contracts:
             raise _params_error("symbol invalid")
         return symbol
+
+    def _span(
+        self, params: dict[str, str], keys: tuple[str, str], limit: int, step_ms: int
+    ) -> tuple[int, int]:
+        """The times `_newest` can answer from, on a series with a row every `step_ms`."""
+        start = integer_param(params, keys[0], _params_error(f"{keys[0]} invalid"))
+        end = integer_param(params, keys[1], _params_error(f"{keys[1]} invalid"))
+        return page_span(limit, step_ms, end if end is not None else self.now_ms, start)
 
     def _newest(
         self,

@@ -31,7 +31,7 @@ import numpy as np
 from include.cryptodw.simulator import formats
 from include.cryptodw.simulator.bybit_api import SimulatedBybitApi
 from include.cryptodw.simulator.okx_api import SimulatedOkxApi
-from include.cryptodw.simulator.truth import TruthStore
+from include.cryptodw.simulator.truth import FUNDING_STEP_MS, TruthStore, page_span, span_days
 from include.cryptodw.sources import bybit, okx
 from include.cryptodw.sources.binance import (
     FUNDING_LIMIT,
@@ -215,7 +215,8 @@ class SimulatedBinanceApi:
             raise _mandatory("interval")
         if interval not in INTERVAL_MS:
             raise BinanceError(400, -1120, "Invalid interval.")
-        candles = self._truth.candles(query.symbol, INTERVAL_MS[interval])
+        span = _page_span(query, INTERVAL_MS[interval], self._now_ms())
+        candles = self._truth.candles(query.symbol, INTERVAL_MS[interval], span=span)
         rows = _select(candles, candles[:, 0], query, self._now_ms())
         spec = self._specs[query.symbol]
         items = [
@@ -237,7 +238,8 @@ class SimulatedBinanceApi:
             oldest = self._now_ms() - self.open_interest_history_days * 86_400_000
             if query.start_ms < oldest:
                 raise BinanceError(400, -1130, "parameter 'startTime' is invalid.")
-        table = self._truth.symbol_rows("open_interest", query.symbol)
+        span = _page_span(query, INTERVAL_MS[period], self._now_ms())
+        table = self._truth.symbol_rows("open_interest", query.symbol, *span_days(span))
         times = table.column("snapshot_ms").to_numpy()
         on_period = times % INTERVAL_MS[period] == 0
         index = _select(np.flatnonzero(on_period), times[on_period], query, self._now_ms())
@@ -259,7 +261,8 @@ class SimulatedBinanceApi:
 
     def _funding_rate(self, params: dict[str, str]) -> tuple[list, int]:
         query = self._query(params, FUNDING_DEFAULT_LIMIT, FUNDING_LIMIT)
-        table = self._truth.symbol_rows("funding", query.symbol)
+        span = _page_span(query, FUNDING_STEP_MS, self._now_ms())
+        table = self._truth.symbol_rows("funding", query.symbol, *span_days(span))
         times = table.column("funding_time_ms").to_numpy()
         index = _select(np.arange(times.size), times, query, self._now_ms())
         rates, marks = table.column("rate_e8").to_numpy(), table.column("mark_price").to_numpy()
@@ -305,6 +308,13 @@ def _optional_ms(params: dict[str, str], name: str) -> int | None:
             f"Illegal characters found in parameter '{name}'; legal range is '^[0-9]{{1,20}}$'.",
         )
     return int(value)
+
+
+def _page_span(query: _Query, step_ms: int, now_ms: int) -> tuple[int, int]:
+    """The times `_select` can answer `query` from, on a series with a row every `step_ms`."""
+    upper = query.end_ms if query.end_ms is not None else now_ms
+    oldest_first = query.start_ms is not None
+    return page_span(query.limit, step_ms, upper, query.start_ms, oldest_first=oldest_first)
 
 
 def _select(rows: np.ndarray, times: np.ndarray, query: _Query, now_ms: int) -> np.ndarray:

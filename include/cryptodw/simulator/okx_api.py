@@ -33,7 +33,7 @@ import numpy as np
 
 from include.cryptodw.simulator import formats
 from include.cryptodw.simulator.rest import ApiError, ClockedApi, integer_param, limit_param
-from include.cryptodw.simulator.truth import TruthStore
+from include.cryptodw.simulator.truth import FUNDING_STEP_MS, TruthStore, page_span, span_days
 from include.cryptodw.sources import okx
 from include.cryptodw.transport import Params, PayloadNotFound, Response, TransportError
 
@@ -121,8 +121,9 @@ class SimulatedOkxApi(ClockedApi):
             raise _invalid("bar")
         length, offset = BARS[bar]
         symbol = contract["symbol"]
-        candles = self.truth.candles(symbol, length, offset)
         limit = limit_param(params, 100, CANDLES_MAX, _invalid("limit"))
+        span = self._span(params, ("before", "after"), limit, length)
+        candles = self.truth.candles(symbol, length, offset, span=span)
         rows = self._between(candles, candles[:, 0], params, ("before", "after"), limit)
         spec = self.truth.specs[symbol]
         price, qty, lot = spec["price_decimals"], spec["qty_decimals"], contract["lot_units"]
@@ -141,12 +142,16 @@ class SimulatedOkxApi(ClockedApi):
             raise _invalid("period")
         length, offset = OPEN_INTEREST_PERIODS[period]
         symbol = contract["symbol"]
-        table = self.truth.symbol_rows("open_interest", symbol)
+        limit = limit_param(params, 100, OPEN_INTEREST_MAX, _invalid("limit"))
+        if self.open_interest_points is None:
+            span = self._span(params, ("begin", "end"), limit, length)
+        else:  # the latest points before now, whatever the request asks
+            span = page_span(self.open_interest_points + 1, length, self.now_ms)
+        table = self.truth.symbol_rows("open_interest", symbol, *span_days(span))
         times = table.column("snapshot_ms").to_numpy()
         on_period = np.flatnonzero((times - offset) % length == 0)
         if self.open_interest_points is not None:
             on_period = on_period[times[on_period] <= self.now_ms][-self.open_interest_points :]
-        limit = limit_param(params, 100, OPEN_INTEREST_MAX, _invalid("limit"))
         rows = self._between(on_period, times[on_period], params, ("begin", "end"), limit)
         spec = self.truth.specs[symbol]
         price, qty, lot = spec["price_decimals"], spec["qty_decimals"], contract["lot_units"]
@@ -159,12 +164,13 @@ class SimulatedOkxApi(ClockedApi):
 
     def _funding(self, params: dict[str, str]) -> list:
         contract = self._contract(params)
-        table = self.truth.symbol_rows("funding", contract["symbol"])
+        limit = limit_param(params, FUNDING_MAX, FUNDING_MAX, _invalid("limit"))
+        span = self._span(params, ("before", "after"), limit, FUNDING_STEP_MS)
+        table = self.truth.symbol_rows("funding", contract["symbol"], *span_days(span))
         times = table.column("funding_time_ms").to_numpy()
         kept = np.arange(times.size)
         if self.funding_history_days is not None:
             kept = kept[times >= self.now_ms - self.funding_history_days * DAY_MS]
-        limit = limit_param(params, FUNDING_MAX, FUNDING_MAX, _invalid("limit"))
         rows = self._between(kept, times[kept], params, ("before", "after"), limit)
         rates = table.column("rate_e8").to_numpy()
         predicted = table.column("predicted_rate_e8").to_numpy()
@@ -259,6 +265,15 @@ class SimulatedOkxApi(ClockedApi):
         if inst_id not in self._by_inst:
             raise _unknown_instrument()
         return self._by_inst[inst_id]
+
+    def _span(
+        self, params: dict[str, str], keys: tuple[str, str], limit: int, step_ms: int
+    ) -> tuple[int, int]:
+        """The times `_between` can answer from, on a series with a row every `step_ms`."""
+        newer = integer_param(params, keys[0], _invalid(keys[0]))
+        older = integer_param(params, keys[1], _invalid(keys[1]))
+        upper = older - 1 if older is not None else self.now_ms
+        return page_span(limit, step_ms, upper, None if newer is None else newer + 1)
 
     def _between(
         self,

@@ -24,13 +24,22 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from include.cryptodw.simulator.emitter import aggregate_candles, write_file
-from include.cryptodw.simulator.market import SNAPSHOTS_PER_DAY, MarketDay, MinuteBars, VenueDay
+from include.cryptodw.simulator.emitter import aggregate_candles, candle_start, write_file
+from include.cryptodw.simulator.market import (
+    FUNDING_HOURS,
+    SNAPSHOTS_PER_DAY,
+    MarketDay,
+    MinuteBars,
+    VenueDay,
+)
 from include.cryptodw.simulator.presets import SymbolSpec
 from include.cryptodw.transport import TransportError
 
 TRUTH_MANIFEST = "simulation.json"
 TRUTH_TABLES = ("liquidations", "open_interest", "minute_bars", "funding", "daily")
+EPOCH = date(1970, 1, 1)
+DAY_MS = 86_400_000
+FUNDING_STEP_MS = FUNDING_HOURS * 3_600_000  # between two settlements of a symbol's truth
 
 
 def truth_path(truth_root: Path, table: str, day: date) -> Path:
@@ -262,39 +271,97 @@ class TruthStore:
             self._cache[key] = build()
         return self._cache[key]
 
-    def table(self, name: str, since: date | None = None) -> pa.Table:
-        """A truth table over the window (from the day `since` on, if given), this venue's
-        rows, in time order."""
-        first = max(since or self.window_start, self.window_start)
-        return self._cached(("table", name, first), lambda: self._read_table(name, first))
+    def table(self, name: str, since: date | None = None, until: date | None = None) -> pa.Table:
+        """A truth table over the window (the days from `since` to `until`, inclusive, if
+        given), this venue's rows, in time order."""
+        return self._joined([self._day_rows(name, day) for day in self._days(since, until)], name)
 
-    def _read_table(self, name: str, first: date) -> pa.Table:
-        day, parts = first, []
-        while day < self.window_end:
+    def symbol_rows(
+        self, name: str, symbol: str, since: date | None = None, until: date | None = None
+    ) -> pa.Table:
+        """One symbol's rows of a truth table (time order within each day file), of the days
+        from `since` to `until` if given: an endpoint reads the days a request can be answered
+        from (`page_span`), not the whole window for every request."""
+
+        def day_rows(day: date) -> pa.Table:
+            rows = self._day_rows(name, day)
+            return rows.filter(pc.equal(rows.column("symbol"), symbol))
+
+        parts = [
+            self._cached(("rows", name, symbol, day), lambda day=day: day_rows(day))
+            for day in self._days(since, until)
+        ]
+        return self._joined(parts, name)
+
+    def _days(self, since: date | None, until: date | None) -> list[date]:
+        """The window's days from `since` to `until` (inclusive), in order."""
+        first = max(since or self.window_start, self.window_start)
+        last = min(until or self.window_end, self.window_end - timedelta(days=1))
+        return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+    def _day_rows(self, name: str, day: date) -> pa.Table:
+        """This venue's rows of one day file, kept while the store lives (a page reads a day
+        or two; a recording asks for the same days page after page)."""
+
+        def build() -> pa.Table:
             path = truth_path(Path(self.truth_root), name, day)
             if not path.exists():
                 raise TransportError(f"simulation truth incomplete: {path} is missing")
             part = pq.read_table(path)
-            parts.append(part.filter(pc.equal(part.column("venue"), self.venue)))
-            day += timedelta(days=1)
-        return pa.concat_tables(parts)
+            return part.filter(pc.equal(part.column("venue"), self.venue))
 
-    def symbol_rows(self, name: str, symbol: str, since: date | None = None) -> pa.Table:
-        """One symbol's rows of a truth table (time order within each day file), from the day
-        `since` on if given: an endpoint that answers only recent history reads only that."""
+        return self._cached(("day", name, day), build)
 
-        def build() -> pa.Table:
-            table = self.table(name, since)
-            return table.filter(pc.equal(table.column("symbol"), symbol))
+    def _joined(self, parts: list[pa.Table], name: str) -> pa.Table:
+        if not parts:  # no day of the window asked for: no rows, the table's columns
+            return self._day_rows(name, self.window_start).slice(0, 0)
+        return pa.concat_tables(parts) if len(parts) > 1 else parts[0]
 
-        return self._cached(("rows", name, symbol, since), build)
+    def candles(
+        self,
+        symbol: str,
+        interval_ms: int,
+        offset_ms: int | None = None,
+        span: tuple[int, int] | None = None,
+    ) -> np.ndarray:
+        """(n, 10) int64 candles of `interval_ms` aggregated from the minute bars: every candle
+        of the window, or those opening within `span` ([first, last] ms), each read whole."""
+        if span is None:
+            return self._cached(
+                ("candles", symbol, interval_ms, offset_ms),
+                lambda: self._aggregate(symbol, interval_ms, offset_ms, None, None),
+            )
+        first, last = (int(t) for t in candle_start(np.array(span), interval_ms, offset_ms))
+        candles = self._aggregate(
+            symbol, interval_ms, offset_ms, _utc_day(first), _utc_day(last + interval_ms - 1)
+        )
+        opens = candles[:, 0]
+        return candles[(opens >= first) & (opens <= last)]  # not the part-read candles at the ends
 
-    def candles(self, symbol: str, interval_ms: int, offset_ms: int | None = None) -> np.ndarray:
-        """(n, 10) int64 candles of `interval_ms` aggregated from the minute bars."""
+    def _aggregate(self, symbol, interval_ms, offset_ms, since, until) -> np.ndarray:
+        rows = self.symbol_rows("minute_bars", symbol, since, until)
+        minutes = np.stack([rows.column(c).to_numpy() for c in MinuteBars.COLUMNS], axis=1)
+        return aggregate_candles(minutes, interval_ms, offset_ms)
 
-        def build() -> np.ndarray:
-            rows = self.symbol_rows("minute_bars", symbol)
-            minutes = np.stack([rows.column(c).to_numpy() for c in MinuteBars.COLUMNS], axis=1)
-            return aggregate_candles(minutes, interval_ms, offset_ms)
 
-        return self._cached(("candles", symbol, interval_ms, offset_ms), build)
+def page_span(
+    limit: int, step_ms: int, upper_ms: int, lower_ms: int | None = None, oldest_first=False
+) -> tuple[int, int]:
+    """The times [first, last] ms a page of at most `limit` rows can hold, from a series with a
+    row at least every `step_ms` (the truth has no gaps): the newest rows up to `upper_ms` (none
+    before `lower_ms`), or with `oldest_first` the oldest from `lower_ms` on; a step wider than
+    the page. What a request answers from, so an endpoint reads days, not the whole window."""
+    reach = (limit + 1) * step_ms
+    if oldest_first and lower_ms is not None:
+        return lower_ms, min(upper_ms, lower_ms + reach)
+    first = upper_ms - reach
+    return (first if lower_ms is None else max(lower_ms, first)), upper_ms
+
+
+def span_days(span: tuple[int, int]) -> tuple[date, date]:
+    """The UTC days of a span's first and last times."""
+    return _utc_day(span[0]), _utc_day(span[1])
+
+
+def _utc_day(ms: int) -> date:
+    return EPOCH + timedelta(days=ms // DAY_MS)
