@@ -8,6 +8,8 @@ snapshot), never with the warehouse's SQL.
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 from collections import defaultdict
 from datetime import date, timedelta
@@ -442,26 +444,29 @@ def test_bad_rows_stop_the_staging_build(bad_lake_settings, lake: Lake):
 # --------------------------------------------------------------------------- windowed tests
 
 BROKEN_DAY = date(2024, 2, 5)  # inside FEBRUARY, the last window the warehouse was built for
+# every generic test of the two big facts, and the open-interest close check
 WINDOWED_TESTS = (
-    "assert_open_interest_close_is_last_snapshot "
-    "fct_liquidations,test_name:unique fct_open_interest_snapshots,test_name:unique "
-    "fct_open_interest_snapshots,test_name:unique_combination_of_columns"
+    "assert_open_interest_close_is_last_snapshot fct_liquidations,test_type:generic "
+    "fct_open_interest_snapshots,test_type:generic"
 )
 
 
 def break_one_day(settings, day: date) -> None:
-    """Corrupt `day` in the warehouse as a faulty write would: a liquidation and an
-    open-interest snapshot stored twice, and a daily close that is not the last snapshot's."""
+    """Corrupt `day` in the warehouse as a faulty write would: a liquidation stored twice, the
+    second time with an exchange and a side no one knows, an open-interest snapshot stored
+    twice, and a daily close that is not the last snapshot's."""
     with duckdb.connect(str(settings.warehouse_path)) as con:
-        for fact, day_column in (
-            ("fct_liquidations", "liquidation_date"),
-            ("fct_open_interest_snapshots", "snapshot_date"),
-        ):
-            con.execute(
-                f"insert into core.{fact} select * from core.{fact} "
-                f"where {day_column} = ? order by all limit 1",
-                [day],
-            )
+        con.execute(
+            "insert into core.fct_liquidations select * replace ('nowhere' as exchange_id, "
+            "'sideways' as position_side) from core.fct_liquidations "
+            "where liquidation_date = ? order by all limit 1",
+            [day],
+        )
+        con.execute(
+            "insert into core.fct_open_interest_snapshots select * "
+            "from core.fct_open_interest_snapshots where snapshot_date = ? order by all limit 1",
+            [day],
+        )
         con.execute(
             "update marts.open_interest_daily set open_interest_usd_close = "
             "open_interest_usd_close + 1 where snapshot_date = ?",
@@ -470,9 +475,9 @@ def break_one_day(settings, day: date) -> None:
 
 
 def test_windowed_tests_catch_a_broken_day_the_run_wrote(built: BuiltWarehouse, tmp_path):
-    """The unique tests of the big facts and the open-interest close check read only the
-    days from the window on (a one-day refresh must not re-read the history): a run whose
-    window holds the broken day fails on each of them; a later window no longer re-checks it."""
+    """The tests of the incremental tables read only the days from the window on (a one-day
+    refresh must not re-read the history; window.sql's get_where_subquery): a run whose window
+    holds the broken day fails on each broken rule; a later window no longer re-checks it."""
     settings = make_settings(tmp_path / "data")
     shutil.copytree(built.settings.data_dir, settings.data_dir, symlinks=True)
     break_one_day(settings, BROKEN_DAY)
@@ -485,13 +490,42 @@ def test_windowed_tests_catch_a_broken_day_the_run_wrote(built: BuiltWarehouse, 
             extra_args=["--select", WINDOWED_TESTS],
         )
     message = str(failure.value)
-    assert "assert_open_interest_close_is_last_snapshot" in message
-    assert "unique_fct_liquidations_liquidation_id" in message
-    assert "unique_fct_open_interest_snapshots_open_interest_snapshot_id" in message
-    assert message.count(": fail:") == 4, message  # and the snapshots' key combination
+    for test in (
+        "assert_open_interest_close_is_last_snapshot",
+        "unique_fct_liquidations_liquidation_id",
+        "relationships_fct_liquidations_exchange_id",
+        "accepted_values_fct_liquidations_position_side",
+        "unique_fct_open_interest_snapshots_open_interest_snapshot_id",
+        "unique_combination_of_columns_fct_open_interest_snapshots",
+    ):
+        assert test in message, message
+    assert message.count(": fail:") == 6, message
 
     later = Window(BROKEN_DAY + timedelta(days=1), FEBRUARY.end)
     run_dbt(settings, "test", window=later, extra_args=["--select", WINDOWED_TESTS])
+
+
+def test_every_test_of_an_incremental_table_reads_the_window(built: BuiltWarehouse, tmp_path):
+    """No generic test of an incremental table reads its whole history on a refresh: each
+    one's SQL filters the table on its day column from the window start (the staging tables'
+    through dbt_project.yml's `where`, the others' through `meta.tested_from_day`)."""
+    settings = make_settings(tmp_path / "data")
+    shutil.copytree(built.settings.data_dir, settings.data_dir, symlinks=True)
+    target = tmp_path / "target"
+    run_dbt(settings, "compile", None, FEBRUARY, ["--select", "test_type:generic"], target)
+
+    nodes = json.loads((target / "manifest.json").read_text())["nodes"]
+    incremental = {
+        uid for uid, node in nodes.items() if node["config"]["materialized"] == "incremental"
+    }
+    tests = [
+        node
+        for node in nodes.values()
+        if node["resource_type"] == "test" and node.get("attached_node") in incremental
+    ]
+    assert len(tests) > 150
+    window_start = re.compile(rf"_date >= (date '|cast\('){FEBRUARY.start}")
+    assert [node["name"] for node in tests if not window_start.search(node["compiled_code"])] == []
 
 
 def test_an_asset_gone_from_the_instruments_rebuilds_the_hourly_liquidations_whole(
