@@ -12,6 +12,7 @@ Parquet files carry no clocks, so a rerun writes identical bytes.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 from collections import defaultdict
@@ -39,6 +40,8 @@ TRUTH_MANIFEST = "simulation.json"
 TRUTH_TABLES = ("liquidations", "open_interest", "minute_bars", "funding", "daily")
 EPOCH = date(1970, 1, 1)
 DAY_MS = 86_400_000
+# Day files (table x day x venue) kept in memory: a month of one table of one venue, and more.
+DAY_FILES_KEPT = 64
 FUNDING_STEP_MS = FUNDING_HOURS * 3_600_000  # between two settlements of a symbol's truth
 
 
@@ -300,17 +303,13 @@ class TruthStore:
         return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
     def _day_rows(self, name: str, day: date) -> pa.Table:
-        """This venue's rows of one day file, kept while the store lives (a page reads a day
-        or two; a recording asks for the same days page after page)."""
-
-        def build() -> pa.Table:
-            path = truth_path(Path(self.truth_root), name, day)
-            if not path.exists():
-                raise TransportError(f"simulation truth incomplete: {path} is missing")
-            part = pq.read_table(path)
-            return part.filter(pc.equal(part.column("venue"), self.venue))
-
-        return self._cached(("day", name, day), build)
+        """This venue's rows of one day file (`_venue_day`)."""
+        path = truth_path(Path(self.truth_root), name, day)
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            raise TransportError(f"simulation truth incomplete: {path} is missing") from None
+        return _venue_day(path, (stat.st_mtime_ns, stat.st_size), self.venue)
 
     def _joined(self, parts: list[pa.Table], name: str) -> pa.Table:
         if not parts:  # no day of the window asked for: no rows, the table's columns
@@ -342,6 +341,16 @@ class TruthStore:
         rows = self.symbol_rows("minute_bars", symbol, since, until)
         minutes = np.stack([rows.column(c).to_numpy() for c in MinuteBars.COLUMNS], axis=1)
         return aggregate_candles(minutes, interval_ms, offset_ms)
+
+
+@functools.lru_cache(maxsize=DAY_FILES_KEPT)
+def _venue_day(path: Path, version: tuple[int, int], venue: str) -> pa.Table:
+    """A venue's rows of a day file, shared by every store of the process: landing builds a
+    fresh simulated exchange per slice, and the slices of a month read the same days (each
+    day of minute bars was read once per symbol and interval). Keyed by the file's mtime and
+    size too, so a simulation written again over it is read again."""
+    part = pq.read_table(path)
+    return part.filter(pc.equal(part.column("venue"), venue))
 
 
 def page_span(

@@ -9,13 +9,22 @@ parameters fall inside the window, on day boundaries, outside it, and page with 
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import UTC, date, datetime
 
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 
-from include.cryptodw.simulator import bybit_api, exchange, okx_api, simulate, simulated_exchange
+from include.cryptodw.simulator import (
+    bybit_api,
+    exchange,
+    okx_api,
+    simulate,
+    simulated_exchange,
+    truth,
+)
 from include.cryptodw.simulator.emitter import candle_start
 from include.cryptodw.simulator.okx_api import SimulatedOkxApi
 from include.cryptodw.simulator.truth import TruthStore
@@ -158,3 +167,23 @@ def test_the_candles_of_a_span_are_those_of_the_window_opening_in_it(
     expected = every[(every[:, 0] >= first) & (every[:, 0] <= last)]
     got = store.candles("BTCUSDT", interval_ms, offset_ms, span=span)
     assert len(got) >= 1 and np.array_equal(got, expected)
+
+
+def test_stores_share_the_day_files_they_read_until_one_is_written_again(truth_root, monkeypatch):
+    """Landing asks a fresh exchange per slice: its stores read each day file once between them."""
+    reads = []
+    read_table = pq.read_table
+    monkeypatch.setattr(
+        pq, "read_table", lambda path, **kw: reads.append(path) or read_table(path, **kw)
+    )
+    truth._venue_day.cache_clear()
+
+    def candles():
+        store = TruthStore(truth_root / "truth", okx.VENUE)
+        return store.candles("BTCUSDT", 3_600_000, 0, span=(MIDDAY, MIDDAY))
+
+    first = candles()
+    assert np.array_equal(candles(), first) and len(reads) == 1
+    path = reads[0]
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 1))
+    assert np.array_equal(candles(), first) and len(reads) == 2
