@@ -274,11 +274,6 @@ class TruthStore:
             self._cache[key] = build()
         return self._cache[key]
 
-    def table(self, name: str, since: date | None = None, until: date | None = None) -> pa.Table:
-        """A truth table over the window (the days from `since` to `until`, inclusive, if
-        given), this venue's rows, in time order."""
-        return self._joined([self._day_rows(name, day) for day in self._days(since, until)], name)
-
     def symbol_rows(
         self, name: str, symbol: str, since: date | None = None, until: date | None = None
     ) -> pa.Table:
@@ -337,7 +332,9 @@ class TruthStore:
         opens = candles[:, 0]
         return candles[(opens >= first) & (opens <= last)]  # not the part-read candles at the ends
 
-    def _aggregate(self, symbol, interval_ms, offset_ms, since, until) -> np.ndarray:
+    def _aggregate(
+        self, symbol: str, interval_ms: int, offset_ms: int | None, since, until
+    ) -> np.ndarray:
         rows = self.symbol_rows("minute_bars", symbol, since, until)
         minutes = np.stack([rows.column(c).to_numpy() for c in MinuteBars.COLUMNS], axis=1)
         return aggregate_candles(minutes, interval_ms, offset_ms)
