@@ -281,11 +281,19 @@ def run(size: Size, cache_root: Path, bi_rounds: int = 20) -> list[Row]:
         log.info("generated the %s lake in %.0f s", size.name, generated)
     rebuild_rows, full = full_rebuild(lake)
     return [
-        *rebuild_rows,
-        *incremental(lake, size, full),
-        *landing(lake, size),
-        *bi_latency(size, full, bi_rounds),
+        *_logged(rebuild_rows),
+        *_logged(incremental(lake, size, full)),
+        *_logged(landing(lake, size)),
+        *_logged(bi_latency(size, full, bi_rounds)),
     ]
+
+
+def _logged(rows: list[Row]) -> list[Row]:
+    """Log a step's rows once measured: the big sizes run for hours, the table prints at the
+    end, and a run stopped part way keeps the steps it finished."""
+    for row in rows:
+        log.info("measured: %s", " | ".join(row.cells()))
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -86,7 +86,9 @@
     start on, the days the run may have written. Earlier days were tested by the run that
     wrote them (a key hashes the event's time, so a duplicate falls on one day), so a one-day
     refresh does not re-test years of history; a full build (the default window) tests every
-    row. A test's own `where` still applies too. -#}
+    row. A mart that `rebuild_if` rebuilds whole is tested from the window start too: its
+    older days come from the same SQL over the same, already tested facts. A test's own
+    `where` still applies too. -#}
 {% macro get_where_subquery(relation) -%}
     {%- set conditions = [] -%}
     {%- if config.get('where') -%}

@@ -5,6 +5,8 @@ Slow (every step starts dbt in a fresh process, about 15 s each on 2 cores): mar
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from bench.run import RELATIVE_TOLERANCE, FiguresDisagree, check_agreement, format_table, run
@@ -25,7 +27,8 @@ EXPECTED_STEPS = (
 )
 
 
-def test_tiny_benchmark_prints_every_row(tmp_path):
+def test_tiny_benchmark_prints_every_row(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="bench")
     rows = run(SIZES["tiny"], tmp_path / "bench", bi_rounds=2)
 
     steps = [row.step for row in rows]
@@ -37,6 +40,8 @@ def test_tiny_benchmark_prints_every_row(tmp_path):
     assert "liqs" in agreement.ours
     table = format_table(rows)
     assert all(step in table for step in steps)
+    logged = [r.getMessage() for r in caplog.records if r.getMessage().startswith("measured: ")]
+    assert [message.split(" | ")[0] for message in logged] == [f"measured: {s}" for s in steps]
 
 
 def test_agreement_check_rejects_a_different_total():
