@@ -12,8 +12,13 @@ import multiprocessing
 import resource
 import time
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
+
+
+class StepDied(RuntimeError):
+    """The step's process died before returning, e.g. killed by the kernel's OOM killer."""
 
 
 @dataclass(frozen=True)
@@ -35,10 +40,19 @@ def _timed(function, args: tuple) -> Measured:
 
 
 def in_child(function, *args) -> Measured:
-    """Call `function(*args)` in a new spawned process; it and its args must be picklable."""
+    """Call `function(*args)` in a new spawned process; it and its args must be picklable.
+    Raises `StepDied` when the process dies without an answer (its exception, if it raised
+    one, is raised as is)."""
     context = multiprocessing.get_context("spawn")
+    started = time.perf_counter()
     with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-        return pool.submit(_timed, function, args).result()
+        try:
+            return pool.submit(_timed, function, args).result()
+        except BrokenProcessPool:
+            raise StepDied(
+                f"{function.__name__} died after {time.perf_counter() - started:.0f} s without "
+                "an answer (killed by the OOM killer? see the kernel log)"
+            ) from None
 
 
 def percentile(values: list[float], share: float) -> float:

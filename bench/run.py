@@ -27,7 +27,7 @@ from pathlib import Path
 
 from bench import steps
 from bench.lake import ensure_lake
-from bench.measure import Measured, in_child, percentile
+from bench.measure import Measured, StepDied, in_child, percentile
 from bench.sizes import SIZES, Size
 from include.cryptodw.assets import VENUES
 from include.cryptodw.settings import REPO_ROOT, Settings, load_settings
@@ -82,15 +82,18 @@ def full_rebuild(lake: Settings) -> tuple[list[Row], Settings]:
     build = in_child(steps.fresh_dbt_build, full)
     floor_db = full.data_dir / "floor.duckdb"
     floor = in_child(steps.floor, lake, floor_db)
-    peer = in_child(steps.pandas_peer, lake)
     figures = {
         "dbt": steps.database_figures(full.warehouse_path, "marts"),
         "floor": steps.database_figures(floor_db, None),
-        "pandas": peer.value,
     }
+    try:
+        peer = in_child(steps.pandas_peer, lake)
+        figures["pandas"] = peer.value
+    except StepDied as died:  # pandas holds every table in memory: at 2y it may not fit
+        log.warning("the pandas peer did not finish: %s", died)
+        peer = None
     check_agreement(figures)
     dbt_ratio = build.seconds / floor.seconds
-    peer_ratio = peer.seconds / build.seconds
     rows = [
         Row("dbt start-up (dbt parse)", seconds(parse), "", None, "", None, megabytes(parse)),
         Row(
@@ -111,17 +114,9 @@ def full_rebuild(lake: Settings) -> tuple[list[Row], Settings]:
             None,
             "",
         ),
+        _peer_row(build, peer),
         Row(
-            "full rebuild: pandas peer vs dbt build",
-            seconds(build),
-            seconds(peer),
-            peer_ratio,
-            "dbt >= 5 x faster",
-            peer_ratio >= 5.0,
-            megabytes(build, peer),
-        ),
-        Row(
-            "figures agree (dbt = floor = pandas)",
+            f"figures agree (dbt = {' = '.join(who for who in figures if who != 'dbt')})",
             _figure_summary(figures["dbt"]),
             "",
             None,
@@ -131,6 +126,16 @@ def full_rebuild(lake: Settings) -> tuple[list[Row], Settings]:
         ),
     ]
     return rows, full
+
+
+def _peer_row(build: Measured, peer: Measured | None) -> Row:
+    step, target = "full rebuild: pandas peer vs dbt build", "dbt >= 5 x faster"
+    if peer is None:
+        return Row(step, seconds(build), "died (memory?)", None, target, False, megabytes(build))
+    ratio = peer.seconds / build.seconds
+    return Row(
+        step, seconds(build), seconds(peer), ratio, target, ratio >= 5.0, megabytes(build, peer)
+    )
 
 
 def _figure_summary(figures: dict) -> str:
@@ -143,11 +148,13 @@ def _figure_summary(figures: dict) -> str:
 
 
 def check_agreement(figures: dict[str, dict[str, dict[str, float]]]) -> None:
-    """Every checked figure of the floor and pandas equals dbt's (relative tolerance)."""
+    """Every checked figure of the floor and pandas (those that finished) equals dbt's
+    (relative tolerance)."""
     reference = figures["dbt"]
     problems = [
         f"{who} {mart}.{name} = {value!r}, dbt has {reference[mart][name]!r}"
-        for who in ("floor", "pandas")
+        for who in figures
+        if who != "dbt"
         for mart, values in figures[who].items()
         for name, value in values.items()
         if not math.isclose(value, reference[mart][name], rel_tol=RELATIVE_TOLERANCE, abs_tol=1e-6)

@@ -6,10 +6,20 @@ Slow (every step starts dbt in a fresh process, about 15 s each on 2 cores): mar
 from __future__ import annotations
 
 import logging
+import os
+import signal
 
 import pytest
 
-from bench.run import RELATIVE_TOLERANCE, FiguresDisagree, check_agreement, format_table, run
+from bench.measure import Measured, StepDied, in_child
+from bench.run import (
+    RELATIVE_TOLERANCE,
+    FiguresDisagree,
+    _peer_row,
+    check_agreement,
+    format_table,
+    run,
+)
 from bench.sizes import SIZES
 
 pytestmark = [pytest.mark.slow, pytest.mark.bench]
@@ -53,3 +63,22 @@ def test_agreement_check_rejects_a_different_total():
     check_agreement({"dbt": marts, "floor": close, "pandas": marts})
     with pytest.raises(FiguresDisagree, match="floor liquidations_daily.total_liquidations_usd"):
         check_agreement({"dbt": marts, "floor": off, "pandas": marts})
+    # a peer that died (pandas out of memory at 2y) is left out, the others still checked
+    check_agreement({"dbt": marts, "floor": close})
+    with pytest.raises(FiguresDisagree, match="floor"):
+        check_agreement({"dbt": marts, "floor": off})
+
+
+def _killed_like_the_oom_killer_does() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_a_step_whose_process_dies_is_reported_not_fatal():
+    """A step killed from outside (the OOM killer's SIGKILL) raises StepDied, which the
+    rebuild step turns into a row that says so instead of ending the run."""
+    with pytest.raises(StepDied, match="_killed_like_the_oom_killer_does died after"):
+        in_child(_killed_like_the_oom_killer_does)
+    build = Measured(10.0, 900.0, None)
+    died = _peer_row(build, None)
+    assert (died.other, died.met, died.ratio) == ("died (memory?)", False, None)
+    assert _peer_row(build, Measured(60.0, 5000.0, None)).ratio == 6.0
