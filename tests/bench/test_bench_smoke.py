@@ -14,7 +14,9 @@ import pytest
 from bench.measure import Measured, StepDied, in_child
 from bench.run import (
     RELATIVE_TOLERANCE,
+    FailedStep,
     FiguresDisagree,
+    _floor_row,
     _peer_row,
     check_agreement,
     format_table,
@@ -85,3 +87,20 @@ def test_a_step_whose_process_dies_is_reported_not_fatal():
     died = _peer_row(build, None)
     assert (died.other, died.met, died.ratio) == ("died (memory?)", False, None)
     assert _peer_row(build, Measured(60.0, 5000.0, None)).ratio == 6.0
+
+
+def test_a_floor_that_failed_is_a_row_that_says_so():
+    """At 2y the floor ran out of memory under the cap: dbt's time is still reported."""
+    build = Measured(1700.0, 2800.0, None)
+    failed = _floor_row("rebuild", build, FailedStep("failed: OutOfMemoryException"), "dbt <= 2")
+    assert failed.cells() == [
+        "rebuild",
+        "1700.00 s",
+        "failed: OutOfMemoryException",
+        "",
+        "dbt <= 2",
+        "NO",
+        "2800",
+    ]
+    finished = _floor_row("rebuild", build, Measured(1000.0, 1900.0, None), "dbt <= 2")
+    assert (finished.ratio, finished.met, finished.peak_mb) == (1.7, True, "2800 / 1900")
