@@ -8,12 +8,14 @@ filled quantity x average price), not with the warehouse's SQL.
 from __future__ import annotations
 
 import hashlib
+import json
 import sqlite3
 from collections import defaultdict
 from contextlib import closing
 from datetime import date
 
 import duckdb
+import pyarrow.parquet as pq
 import pytest
 from offline_run import dag_ids, run_window_through_airflow
 from offline_run import query_marts as _marts
@@ -113,6 +115,30 @@ def test_open_interest_close_is_the_last_snapshot_of_the_day(warehouse):
     assert set(actual) == set(last)
     for key, (_, coin, usd) in last.items():
         assert actual[key] == pytest.approx((coin, usd), rel=1e-12), key
+
+
+def test_each_day_file_is_traced_to_the_payloads_its_rows_came_from(warehouse):
+    """A window's day manifests list the payloads their own rows name (`_source`), plus the
+    window's payloads that gave no row at all; the file's row count and hash match."""
+    slices: dict[tuple, dict] = defaultdict(dict)
+    for path in warehouse.manifest_dir.rglob("*.json"):
+        manifest = json.loads(path.read_text())
+        slices[(manifest["venue"], manifest["dataset"], manifest["part"])][manifest["day"]] = (
+            manifest
+        )
+    assert len(slices) > 20
+    for (venue, dataset, part), days in slices.items():
+        row_uris = {}
+        for day, manifest in days.items():
+            landed = warehouse.raw_dir / venue / dataset / f"dt={day}" / f"{part}.parquet"
+            assert manifest["file_sha256"] == hashlib.sha256(landed.read_bytes()).hexdigest()
+            table = pq.read_table(landed, columns=["_source"])
+            assert manifest["rows"] == table.num_rows
+            row_uris[day] = set(table["_source"].to_pylist())
+        listed = {day: {s["uri"] for s in m["sources"]} for day, m in days.items()}
+        rowless = set().union(*listed.values()) - set().union(*row_uris.values())
+        for day in days:
+            assert listed[day] == row_uris[day] | rowless, (venue, dataset, part, day)
 
 
 def test_prices_daily_change_matches_the_raw_daily_klines(warehouse):

@@ -153,6 +153,7 @@ def land_records(
                 f"{venue}/{dataset}/{part}: rows from {lo} to {hi} fall outside the window "
                 f"[{window_start}, {window_end})"
             )
+    lineage = _Lineage(sources, table, f"{venue}/{dataset}/{part}")
     landed = []
     for day in _days(window_start, window_end):
         rows = _canonical_order(_day_slice(table, time_column, day), time_column)
@@ -161,11 +162,36 @@ def land_records(
         write_object(path, payload)
         file_sha = hashlib.sha256(payload).hexdigest()
         landed_file = LandedFile(venue, dataset, day, part, path, rows.num_rows, file_sha)
-        _write_manifest(manifest_dir, landed_file, sources)
+        _write_manifest(manifest_dir, landed_file, lineage.of_day(rows))
         landed.append(landed_file)
     total = sum(f.rows for f in landed)
     log.info("landed %s/%s/%s: %d rows in %d day files", venue, dataset, part, total, len(landed))
     return landed
+
+
+class _Lineage:
+    """Which payloads a day file's manifest lists: those its rows were parsed from (`_source`),
+    plus those no row of the window came from (an empty page, a page all of whose rows were
+    duplicates or rejects), which speak for the whole window. Listing every payload of the
+    window in every day grew a month's backfill quadratically (a month of pages, 30 times).
+    """
+
+    def __init__(self, sources: Sequence[SourcePayload], table: pa.Table, slice_name: str):
+        self.sources = list(sources)
+        row_uris = _uris(table)
+        known = {source.uri for source in self.sources}
+        if self.sources and not row_uris <= known:
+            unknown = sorted(row_uris - known)[:3]
+            raise ValueError(f"{slice_name}: rows name payloads it was not given: {unknown}")
+        self.rowless = known - row_uris
+
+    def of_day(self, rows: pa.Table) -> list[SourcePayload]:
+        day_uris = _uris(rows) | self.rowless
+        return [source for source in self.sources if source.uri in day_uris]
+
+
+def _uris(table: pa.Table) -> set[str]:
+    return set(pc.unique(table["_source"]).to_pylist())
 
 
 def _write_manifest(
@@ -189,7 +215,7 @@ def _write_manifest(
         "landed_at": datetime.now(UTC).isoformat(),
         "sources": [asdict(s) for s in sources],
     }
-    write_object(path, json.dumps(manifest, indent=2, sort_keys=True).encode())
+    write_object(path, json.dumps(manifest, sort_keys=True).encode())
 
 
 def quarantine_records(

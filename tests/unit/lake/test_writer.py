@@ -91,6 +91,50 @@ def test_manifest_traces_every_file_to_its_sources(settings):
     assert manifest["sources"][0]["uri"] == "test://oi"
 
 
+def _manifest_uris(settings, day: str) -> list[str]:
+    path = settings.manifest_dir / "binance" / "open_interest" / f"dt={day}" / "BTCUSDT.json"
+    return [source["uri"] for source in json.loads(path.read_text())["sources"]]
+
+
+def test_a_day_lists_the_payloads_its_rows_came_from_and_those_that_gave_no_row(settings):
+    """A month's backfill fetches a month of pages: each day lists its own, not all of them."""
+    table = _oi_rows(
+        [
+            ("BTCUSDT", datetime(2026, 1, 1, 0, 5), 10.0),
+            ("BTCUSDT", datetime(2026, 1, 2, 0, 5), 11.0),
+            ("BTCUSDT", datetime(2026, 1, 2, 0, 10), 12.0),
+        ]
+    ).set_column(4, "_source", pa.array(["test://page1", "test://page1", "test://page2"]))
+    pages = [
+        SourcePayload(f"test://page{n}", f"{n}" * 64, "2026-01-03T00:00:00+00:00")
+        for n in (1, 2, 3)  # page 3 was empty
+    ]
+    land_records(
+        table,
+        raw_dir=settings.raw_dir,
+        manifest_dir=settings.manifest_dir,
+        venue="binance",
+        dataset="open_interest",
+        part="BTCUSDT",
+        window_start=date(2026, 1, 1),
+        window_end=date(2026, 1, 4),
+        sources=pages,
+    )
+    assert _manifest_uris(settings, "2026-01-01") == ["test://page1", "test://page3"]
+    assert _manifest_uris(settings, "2026-01-02") == [f"test://page{n}" for n in (1, 2, 3)]
+    assert _manifest_uris(settings, "2026-01-03") == ["test://page3"]
+
+
+def test_rows_naming_a_payload_that_was_not_given_are_an_error(settings):
+    table = _oi_rows([("BTCUSDT", datetime(2026, 1, 1, 0, 5), 10.0)])
+    table = table.set_column(4, "_source", pa.array(["test://elsewhere"]))
+    with pytest.raises(
+        ValueError, match=r"rows name payloads it was not given: \['test://elsewhere'\]"
+    ):
+        _land(settings, table)
+    assert not settings.raw_dir.exists()
+
+
 def test_rows_outside_the_window_are_an_error_not_dropped(settings):
     table = _oi_rows([("BTCUSDT", datetime(2026, 1, 5), 10.0)])
     with pytest.raises(ValueError, match="outside the window"):
