@@ -5,7 +5,7 @@
 -- normalisation: Binance's forced-order side, Bybit's position side, two-sided open interest
 -- halved and priced from its hourly candles, OKX contracts x contract value; dedup rules,
 -- closed candles only, the capture spine of liquidations_daily, USD conversion from the seed,
--- ordered floating-point sums so a re-run gives the same bits), so the time dbt takes above
+-- exact decimal sums so a re-run gives the same bits), so the time dbt takes above
 -- this is what the framework, the layering and the tests cost. Left out: the collector's
 -- capture coverage (liquidations_hourly and the coverage / trailing-window columns), which
 -- only dbt builds.
@@ -19,6 +19,12 @@ create or replace temp macro raw(venue, dataset) as
 -- reads the symbol without it.
 create or replace temp macro undated(symbol) as
     regexp_replace(symbol, '-[0-9]{2}[A-Z]{3}[0-9]{2}$', '');
+
+-- Sums whose bits do not depend on the order rows arrive in: exact 128-bit decimal sums; over
+-- the instruments of one asset at one instant, the value itself when there is one.
+create or replace temp macro exact_sum(x) as sum(x::decimal(38, 10))::double;
+create or replace temp macro instrument_sum(x) as
+    case when count(*) = 1 then any_value(x) else exact_sum(x) end;
 
 create or replace temp macro base_asset(symbol) as
     nullif(regexp_extract(symbol, '^(.+?)(USDT|USDC)(_[0-9]{6})?$', 1), '');
@@ -313,14 +319,14 @@ per_day as (
         liquidation_date,
         exchange_id,
         base_asset,
-        sum(notional_usd order by trade_time, symbol, qty_coin, notional_usd)
+        sum(notional_usd::decimal(38, 10))
             filter (where position_side = 'long') as long_usd,
-        sum(notional_usd order by trade_time, symbol, qty_coin, notional_usd)
+        sum(notional_usd::decimal(38, 10))
             filter (where position_side = 'short') as short_usd,
-        sum(notional_usd order by trade_time, symbol, qty_coin, notional_usd) as total_usd,
-        sum(qty_coin order by trade_time, symbol, qty_coin, notional_usd)
+        sum(notional_usd::decimal(38, 10)) as total_usd,
+        sum(qty_coin::decimal(38, 10))
             filter (where position_side = 'long') as long_coin,
-        sum(qty_coin order by trade_time, symbol, qty_coin, notional_usd)
+        sum(qty_coin::decimal(38, 10))
             filter (where position_side = 'short') as short_coin,
         count(*) filter (where position_side = 'long') as long_count,
         count(*) filter (where position_side = 'short') as short_count,
@@ -386,8 +392,8 @@ per_asset as (
         base_asset,
         snapshot_at,
         snapshot_date,
-        sum(open_interest_coin order by symbol) as coin,
-        sum(open_interest_usd order by symbol) as usd
+        instrument_sum(open_interest_coin) as coin,
+        instrument_sum(open_interest_usd) as usd
     from open_interest
     group by all
 ),
@@ -397,11 +403,11 @@ per_day as (
         exchange_id,
         base_asset,
         arg_max(coin, snapshot_at) as coin_close,
-        avg(coin order by snapshot_at) as coin_avg,
+        exact_sum(coin) / count(*) as coin_avg,
         min(coin) as coin_min,
         max(coin) as coin_max,
         arg_max(usd, snapshot_at) as usd_close,
-        avg(usd order by snapshot_at) as usd_avg,
+        exact_sum(usd) / count(*) as usd_avg,
         min(usd) as usd_min,
         max(usd) as usd_max,
         count(*) as snapshot_count
@@ -502,8 +508,8 @@ per_day as (
         arg_max(high_usd, (volume_usd, symbol_rank)) as high_usd,
         arg_max(low_usd, (volume_usd, symbol_rank)) as low_usd,
         arg_max(close_usd, (volume_usd, symbol_rank)) as close_usd,
-        sum(volume_coin order by symbol) as volume_coin,
-        sum(volume_usd order by symbol) as volume_usd
+        instrument_sum(volume_coin) as volume_coin,
+        instrument_sum(volume_usd) as volume_usd
     from (
         select *, -dense_rank() over (order by symbol) as symbol_rank from daily_candles
     )

@@ -10,3 +10,13 @@
         {%- if where %} filter (where {{ where }}){% endif %}
         {%- if over %} over {{ over }}{% endif %} as double)
 {%- endmacro %}
+
+{#- Instruments of one asset added up at one instant (BTCUSDT and BTCUSDC open interest, say):
+    the value itself when the asset has one instrument (most do; no rounding), else their
+    exact_sum, which does not depend on the order the instruments arrive in. -#}
+{% macro sum_over_instruments(expression) -%}
+    case
+        when count(*) = 1 then any_value({{ expression }})
+        else {{ exact_sum(expression) }}
+    end
+{%- endmacro %}

@@ -233,11 +233,10 @@ def _in_window(rows: list[dict], column: str, window: Window) -> list[dict]:
 
 
 def _land(settings: Settings, dataset, schema, rows, part, window, fetched_at) -> None:
-    source = SourcePayload(
-        uri=f"test://{dataset}/{part}/{window.start}",
-        sha256="0" * 64,
-        fetched_at=fetched_at.isoformat() + "+00:00",
-    )
+    """One fetch of the window (a payload every day lists, rows or not) and the archives its
+    rows name, all fetched at `fetched_at`."""
+    uris = [f"test://{dataset}/{part}/{window.start}", *sorted({r["_source"] for r in rows})]
+    fetched = fetched_at.isoformat() + "+00:00"
     land_records(
         pa.Table.from_pylist(rows, schema=schema),
         raw_dir=settings.raw_dir,
@@ -247,7 +246,7 @@ def _land(settings: Settings, dataset, schema, rows, part, window, fetched_at) -
         part=part,
         window_start=window.start,
         window_end=window.end,
-        sources=[source],
+        sources=[SourcePayload(uri, "0" * 64, fetched) for uri in uris],
     )
 
 

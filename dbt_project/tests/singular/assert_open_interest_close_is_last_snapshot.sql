@@ -41,8 +41,8 @@ expected as (
         last_snapshots.exchange_id,
         last_snapshots.base_asset,
         last_snapshots.snapshot_count,
-        sum(snapshots.open_interest_coin) as open_interest_coin_close,
-        sum(snapshots.open_interest_usd) as open_interest_usd_close
+        {{ sum_over_instruments('snapshots.open_interest_coin') }} as open_interest_coin_close,
+        {{ sum_over_instruments('snapshots.open_interest_usd') }} as open_interest_usd_close
 
     from last_snapshots
 

@@ -9,8 +9,10 @@
 {#- Open interest is a stock: per day it takes the close (last snapshot), avg, min and max, and
     it is never summed over time. Instruments of the same base asset on an exchange (e.g.
     BTCUSDT and BTCUSDC) are added up per snapshot time first: that IS a sum over instruments
-    at one instant, not over time. Floating-point sums and means run in a fixed order, so a
-    re-run reproduces them bit for bit (a parallel aggregate may add in any order).
+    at one instant, not over time. Sums and means are exact decimal arithmetic (exact_sum,
+    sum_over_instruments), so a re-run reproduces them bit for bit whatever order a parallel
+    aggregate adds in; an ORDER BY inside the aggregates did the same 3 x slower (at 2y the
+    slowest mart, docs/benchmarks.md).
 
     Incremental over the run window: a day's row needs that day's snapshots and the day
     before's close (the change), so a run reads one day more before its window, and replaces
@@ -31,8 +33,8 @@ asset_snapshots as (
         base_asset,
         snapshot_at,
         snapshot_date,
-        sum(open_interest_coin order by symbol) as open_interest_coin,
-        sum(open_interest_usd order by symbol) as open_interest_usd
+        {{ sum_over_instruments('open_interest_coin') }} as open_interest_coin,
+        {{ sum_over_instruments('open_interest_usd') }} as open_interest_usd
 
     from snapshots
 
@@ -47,11 +49,11 @@ daily as (
         exchange_id,
         base_asset,
         arg_max(open_interest_coin, snapshot_at) as open_interest_coin_close,
-        avg(open_interest_coin order by snapshot_at) as open_interest_coin_avg,
+        {{ exact_sum('open_interest_coin') }} / count(*) as open_interest_coin_avg,
         min(open_interest_coin) as open_interest_coin_min,
         max(open_interest_coin) as open_interest_coin_max,
         arg_max(open_interest_usd, snapshot_at) as open_interest_usd_close,
-        avg(open_interest_usd order by snapshot_at) as open_interest_usd_avg,
+        {{ exact_sum('open_interest_usd') }} / count(*) as open_interest_usd_avg,
         min(open_interest_usd) as open_interest_usd_min,
         max(open_interest_usd) as open_interest_usd_max,
         count(*) as snapshot_count

@@ -43,8 +43,8 @@ daily as (
         any_value(high_usd) filter (where volume_rank = 1) as high_usd,
         any_value(low_usd) filter (where volume_rank = 1) as low_usd,
         any_value(close_usd) filter (where volume_rank = 1) as close_usd,
-        sum(volume_coin order by symbol) as volume_coin,
-        sum(volume_usd order by symbol) as volume_usd
+        {{ sum_over_instruments('volume_coin') }} as volume_coin,
+        {{ sum_over_instruments('volume_usd') }} as volume_usd
 
     from ranked
 
