@@ -109,9 +109,10 @@ def full_rebuild(lake: Settings) -> Rebuild:
         _floor_row("full rebuild: dbt build vs floor SQL", build, floor, "dbt <= 2.0 x floor"),
         _floor_row(
             "full rebuild: dbt build minus start-up vs floor",
-            Measured(build.seconds - parse.seconds, math.nan, None),
+            Measured(build.seconds - parse.seconds, build.peak_mb, None),
             floor,
             "",
+            with_peak=False,
         ),
     ]
     return Rebuild(_logged(rows), full, build, figures)
@@ -147,18 +148,19 @@ class FailedStep:
     reason: str
 
 
-def _floor_row(step: str, build: Measured, floor: Measured | FailedStep, target: str) -> Row:
+def _floor_row(
+    step: str, build: Measured, floor: Measured | FailedStep, target: str, with_peak: bool = True
+) -> Row:
     """dbt against the floor; a target of "" is a row for information only."""
-    peak = "" if math.isnan(build.peak_mb) else megabytes(build)
     if isinstance(floor, FailedStep):
+        peak = megabytes(build) if with_peak else ""
         return Row(
             step, seconds(build), floor.reason, None, target, False if target else None, peak
         )
     ratio = build.seconds / floor.seconds
     met = ratio <= 2.0 if target else None
-    return Row(
-        step, seconds(build), seconds(floor), ratio, target, met, peak and megabytes(build, floor)
-    )
+    peak = megabytes(build, floor) if with_peak else ""
+    return Row(step, seconds(build), seconds(floor), ratio, target, met, peak)
 
 
 def _peer_row(build: Measured, peer: Measured | None) -> Row:

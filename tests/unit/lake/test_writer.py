@@ -34,7 +34,7 @@ def _oi_rows(rows: list[tuple[str, datetime, float]]) -> pa.Table:
     )
 
 
-def _land(settings, table, start=date(2026, 1, 1), end=date(2026, 1, 3)):
+def _land(settings, table, start=date(2026, 1, 1), end=date(2026, 1, 3), sources=None):
     return land_records(
         table,
         raw_dir=settings.raw_dir,
@@ -44,7 +44,7 @@ def _land(settings, table, start=date(2026, 1, 1), end=date(2026, 1, 3)):
         part="BTCUSDT",
         window_start=start,
         window_end=end,
-        sources=[SourcePayload("test://oi", "ab" * 32, "2026-01-03T00:00:00+00:00")],
+        sources=sources or [SourcePayload("test://oi", "ab" * 32, "2026-01-03T00:00:00+00:00")],
     )
 
 
@@ -109,17 +109,7 @@ def test_a_day_lists_the_payloads_its_rows_came_from_and_those_that_gave_no_row(
         SourcePayload(f"test://page{n}", f"{n}" * 64, "2026-01-03T00:00:00+00:00")
         for n in (1, 2, 3)  # page 3 was empty
     ]
-    land_records(
-        table,
-        raw_dir=settings.raw_dir,
-        manifest_dir=settings.manifest_dir,
-        venue="binance",
-        dataset="open_interest",
-        part="BTCUSDT",
-        window_start=date(2026, 1, 1),
-        window_end=date(2026, 1, 4),
-        sources=pages,
-    )
+    _land(settings, table, end=date(2026, 1, 4), sources=pages)
     assert _manifest_uris(settings, "2026-01-01") == ["test://page1", "test://page3"]
     assert _manifest_uris(settings, "2026-01-02") == [f"test://page{n}" for n in (1, 2, 3)]
     assert _manifest_uris(settings, "2026-01-03") == ["test://page3"]
