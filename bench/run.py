@@ -11,6 +11,9 @@ and peak memory). Machines are shared and noisy: read the ratios, not the second
    the same rows.
 4. BI latency: the cookbook's queries on the published snapshot, alone and with 8 reader
    processes while a refresh and a publish run.
+
+A run stopped part way (the 2y size runs for hours) resumes with `--resume LOG`: the steps
+whose rows that run logged are not measured again, on the same lake and built warehouse.
 """
 
 from __future__ import annotations
@@ -40,6 +43,9 @@ log = logging.getLogger("bench")
 COOKBOOK = REPO_ROOT / "docs" / "cookbook.md"
 READERS = 8
 RELATIVE_TOLERANCE = 1e-9
+LOGGED = "measured: "
+CELL_SEPARATOR = " | "
+REBUILD_VS_FLOOR = "full rebuild: dbt build vs floor SQL"
 
 
 class FiguresDisagree(AssertionError):
@@ -62,6 +68,13 @@ class Row:
         ratio = "" if self.ratio is None else f"{self.ratio:.2f}"
         met = {True: "yes", False: "NO", None: ""}[self.met]
         return [self.step, self.ours, self.other, ratio, self.target, met, self.peak_mb]
+
+    @classmethod
+    def from_cells(cls, cells: list[str]) -> Row:
+        """The row `cells` printed (its ratio as printed, to two decimals)."""
+        step, ours, other, ratio, target, met, peak_mb = cells
+        met_value = {"yes": True, "NO": False, "": None}[met]
+        return cls(step, ours, other, float(ratio) if ratio else None, target, met_value, peak_mb)
 
 
 HEADER = ["step", "ours", "compared with", "ratio", "target", "met", "peak MB"]
@@ -94,19 +107,15 @@ def full_rebuild(lake: Settings) -> Rebuild:
     parse = in_child(steps.dbt, full, "parse")
     build = in_child(steps.fresh_dbt_build, full)
     log.info("dbt build finished in %.2f s, peak %.0f MB", build.seconds, build.peak_mb)
-    floor_db = full.data_dir / "floor.duckdb"
-    figures = {"dbt": steps.database_figures(full.warehouse_path, "marts")}
     try:
-        floor = in_child(steps.floor, lake, floor_db)
+        floor = in_child(steps.floor, lake, _floor_database(full))
     except (StepDied, duckdb.Error) as failed:  # out of memory under the cap, at 2y
         log.warning("the floor did not finish: %s", failed)
         floor = FailedStep(f"failed: {type(failed).__name__}")
-    else:
-        figures["floor"] = steps.database_figures(floor_db, None)
-    check_agreement(figures)
+    figures = _rebuild_figures(full, floor_finished=not isinstance(floor, FailedStep))
     rows = [
         Row("dbt start-up (dbt parse)", seconds(parse), "", None, "", None, megabytes(parse)),
-        _floor_row("full rebuild: dbt build vs floor SQL", build, floor, "dbt <= 2.0 x floor"),
+        _floor_row(REBUILD_VS_FLOOR, build, floor, "dbt <= 2.0 x floor"),
         _floor_row(
             "full rebuild: dbt build minus start-up vs floor",
             Measured(build.seconds - parse.seconds, build.peak_mb, None),
@@ -116,6 +125,33 @@ def full_rebuild(lake: Settings) -> Rebuild:
         ),
     ]
     return Rebuild(_logged(rows), full, build, figures)
+
+
+def _floor_database(full: Settings) -> Path:
+    return full.data_dir / "floor.duckdb"
+
+
+def _rebuild_figures(full: Settings, floor_finished: bool) -> dict[str, dict[str, dict]]:
+    """The checked figures of dbt's warehouse and the floor's database, which must agree."""
+    figures = {"dbt": steps.database_figures(full.warehouse_path, "marts")}
+    if floor_finished:
+        figures["floor"] = steps.database_figures(_floor_database(full), None)
+    check_agreement(figures)
+    return figures
+
+
+def resumed_rebuild(lake: Settings, rows: list[Row]) -> Rebuild:
+    """Step 1 as an earlier run measured it (its logged rows), on the warehouse and floor
+    database it left; their figures are read again and must still agree."""
+    full = steps.run_directory(lake, "full")
+    against_floor = next(row for row in rows if row.step == REBUILD_VS_FLOOR)
+    build = Measured(
+        float(against_floor.ours.removesuffix(" s")),
+        float(against_floor.peak_mb.split(" / ")[0]),
+        None,
+    )
+    floor_finished = not against_floor.other.startswith("failed")
+    return Rebuild(rows, full, build, _rebuild_figures(full, floor_finished))
 
 
 def pandas_rows(lake: Settings, rebuild: Rebuild) -> list[Row]:
@@ -138,7 +174,7 @@ def pandas_rows(lake: Settings, rebuild: Rebuild) -> list[Row]:
         True,
         "",
     )
-    return _logged([_peer_row(rebuild.build, peer), agreed])
+    return [_peer_row(rebuild.build, peer), agreed]
 
 
 @dataclass(frozen=True)
@@ -316,25 +352,77 @@ def format_table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-def run(size: Size, cache_root: Path, bi_rounds: int = 20) -> list[Row]:
-    """Every step for one size; the lake is generated on first use and cached."""
+# Each step's rows (how their names start, how many): a step an earlier run logged all the
+# rows of is reused.
+STEP_ROWS = {
+    "rebuild": (("dbt start-up", "full rebuild: dbt build"), 3),
+    "incremental": (("incremental ",), 1),
+    "landing": (("landing ",), 1),
+    "BI": (("BI: ",), 2),
+    "peer": (("full rebuild: pandas peer", "figures agree"), 2),
+}
+
+
+@dataclass(frozen=True)
+class Earlier:
+    """The rows an earlier run of the same size logged before it stopped (`--resume`)."""
+
+    rows: tuple[Row, ...] = ()
+
+    def of(self, step: str) -> list[Row]:
+        """The step's rows if the earlier run logged all of them, else none."""
+        starts, count = STEP_ROWS[step]
+        found = [row for row in self.rows if row.step.startswith(starts)]
+        return found if len(found) == count else []
+
+    def reused(self) -> list[str]:
+        return [step for step in STEP_ROWS if self.of(step)]
+
+
+def rows_logged(text: str) -> Earlier:
+    """The rows in a run's log ("measured: ..." lines), whatever precedes them on the line."""
+    return Earlier(
+        tuple(
+            Row.from_cells(cells.split(CELL_SEPARATOR))
+            for line in text.splitlines()
+            for _, found, cells in [line.partition(LOGGED)]
+            if found
+        )
+    )
+
+
+NOTHING_EARLIER = Earlier()
+
+
+def run(
+    size: Size, cache_root: Path, bi_rounds: int = 20, earlier: Earlier = NOTHING_EARLIER
+) -> list[Row]:
+    """Every step for one size; the lake is generated on first use and cached. The steps
+    `earlier` holds are not measured again: their rows are logged again, as they were."""
     lake, generated = ensure_lake(cache_root, size)
     if generated is not None:
         log.info("generated the %s lake in %.0f s", size.name, generated)
-    rebuild = full_rebuild(lake)
+    if earlier.reused():
+        log.info("reusing the rows an earlier run measured for: %s", ", ".join(earlier.reused()))
+    rebuild = (
+        resumed_rebuild(lake, _logged(earlier.of("rebuild")))
+        if earlier.of("rebuild")
+        else full_rebuild(lake)
+    )
     later = [
-        *_logged(incremental(lake, size, rebuild.full)),
-        *_logged(landing(lake, size)),
-        *_logged(bi_latency(size, rebuild.full, bi_rounds)),
+        *_logged(earlier.of("incremental") or incremental(lake, size, rebuild.full)),
+        *_logged(earlier.of("landing") or landing(lake, size)),
+        *_logged(earlier.of("BI") or bi_latency(size, rebuild.full, bi_rounds)),
     ]
-    return [*rebuild.rows, *pandas_rows(lake, rebuild), *later]
+    peer = _logged(earlier.of("peer") or pandas_rows(lake, rebuild))
+    return [*rebuild.rows, *peer, *later]
 
 
 def _logged(rows: list[Row]) -> list[Row]:
     """Log a step's rows once measured: the big sizes run for hours, the table prints at the
     end, and a run stopped part way keeps the steps it finished."""
     for row in rows:
-        log.info("measured: %s", " | ".join(row.cells()))
+        log.info("%s%s", LOGGED, CELL_SEPARATOR.join(row.cells()))
     return rows
 
 
@@ -353,18 +441,29 @@ def main(argv: list[str] | None = None) -> int:
         default=20,
         help="times each cookbook query runs in the latency-alone step",
     )
+    parser.add_argument(
+        "--resume",
+        type=Path,
+        default=None,
+        metavar="LOG",
+        help="the log of an earlier run of this size that stopped part way: the steps it "
+        "logged rows for are not measured again",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     log.setLevel(logging.INFO)
     cache_root = (args.cache_dir or load_settings().data_dir / "bench").resolve()
     size = SIZES[args.size]
-    rows = run(size, cache_root, args.bi_rounds)
+    earlier = rows_logged(args.resume.read_text()) if args.resume else NOTHING_EARLIER
+    rows = run(size, cache_root, args.bi_rounds, earlier)
     print(
         f"size {size.name}: {size.symbols} symbols x {len(size.history.days)} days "
         f"+ 1 new day, {', '.join(VENUES)}; DuckDB memory_limit "
         f"{load_settings().duckdb_memory_limit} (CRYPTODW_DUCKDB_MEMORY_LIMIT)"
     )
     print(format_table(rows))
+    if earlier.reused():
+        print(f"measured by the run logged in {args.resume}: {', '.join(earlier.reused())}")
     return 0
 
 
