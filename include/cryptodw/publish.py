@@ -2,10 +2,12 @@
 
 DuckDB lets one process write a file, and while it does no other process may open it, not even
 read-only. So readers never open the file dbt writes. After the gates pass, the working file is
-checkpointed, copied to a new snapshot file, checked, and renamed over the published name in one
+checkpointed, copied to a new snapshot file, checked, and linked over the published name in one
 `os.replace` (blue/green). Readers that already hold the previous file keep reading it whole;
 new readers get the new one. A few previous snapshots are kept for rollback and for readers
-still holding them.
+still holding them. The published name is a hard link to the newest snapshot, which nothing
+writes again: a publication costs one copy of the warehouse, in time and on disk (at 2y the
+warehouse is 18.7 GB).
 
 With the lake on object storage (`CRYPTODW_LAKE_URI`), the published snapshot and every
 analyst-facing mart as parquet are also uploaded to `<lake>/published/` (layout and ordering in
@@ -60,7 +62,8 @@ def publish(settings: Settings, snapshot_id: str | None = None) -> Published:
         raise
     os.replace(tmp, candidate)
     link_tmp = settings.published_path.with_name(f".{settings.published_path.name}.tmp")
-    shutil.copyfile(candidate, link_tmp)
+    link_tmp.unlink(missing_ok=True)  # left by a publication that died here
+    _link_or_copy(candidate, link_tmp)
     os.replace(link_tmp, settings.published_path)
     _prune(snapshots, keep=candidate)
     log.info("published %s (%s)", settings.published_path, mart_rows)
@@ -68,6 +71,15 @@ def publish(settings: Settings, snapshot_id: str | None = None) -> Published:
     if store is not None:
         upload_snapshot(store, snapshot_id, candidate, _mart_tables(candidate), KEEP_SNAPSHOTS)
     return Published(settings.published_path, candidate, mart_rows)
+
+
+def _link_or_copy(snapshot: Path, target: Path) -> None:
+    """A second name for the snapshot; a copy where the filesystem has no hard links."""
+    try:
+        os.link(snapshot, target)
+    except OSError as no_links:
+        log.warning("copying %s: no hard link (%s)", snapshot.name, no_links)
+        shutil.copyfile(snapshot, target)
 
 
 def _checkpoint(path: Path) -> None:

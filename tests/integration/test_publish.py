@@ -110,3 +110,27 @@ def test_the_published_warehouse_refuses_writes(settings):
     publish(settings)
     with connect_published(settings) as con, pytest.raises(duckdb.Error, match="read-only"):
         con.execute("delete from marts.liquidations_daily")
+
+
+def test_the_published_name_is_the_newest_snapshot_not_a_second_copy(settings):
+    _refresh_working_warehouse(settings.warehouse_path, generation=1)
+    first = publish(settings, snapshot_id="g1")
+    assert first.path.samefile(first.snapshot)
+    _refresh_working_warehouse(settings.warehouse_path, generation=2)
+    second = publish(settings, snapshot_id="g2")
+    assert second.path.samefile(second.snapshot)
+    assert not second.path.samefile(first.snapshot)  # the previous one is kept, untouched
+    with duckdb.connect(str(first.snapshot), read_only=True) as con:
+        assert _generations(con) == {(1, ROWS_PER_MART)}
+
+
+def test_without_hard_links_the_published_name_is_a_copy(settings, monkeypatch):
+    def no_hard_links(source, target):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr("include.cryptodw.publish.os.link", no_hard_links)
+    _refresh_working_warehouse(settings.warehouse_path, generation=1)
+    published = publish(settings)
+    assert not published.path.samefile(published.snapshot)
+    with connect_published(settings) as con:
+        assert _generations(con) == {(1, ROWS_PER_MART)}
