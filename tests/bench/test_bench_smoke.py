@@ -11,15 +11,18 @@ import signal
 
 import pytest
 
+from bench import run as bench_run
 from bench.measure import Measured, StepDied, in_child
 from bench.run import (
     RELATIVE_TOLERANCE,
     FailedStep,
     FiguresDisagree,
+    Row,
     _floor_row,
     _peer_row,
     check_agreement,
     format_table,
+    rows_logged,
     run,
 )
 from bench.sizes import SIZES
@@ -39,7 +42,7 @@ EXPECTED_STEPS = (
 )
 
 
-def test_tiny_benchmark_prints_every_row(tmp_path, caplog):
+def test_tiny_benchmark_prints_every_row(tmp_path, caplog, monkeypatch):
     caplog.set_level(logging.INFO, logger="bench")
     rows = run(SIZES["tiny"], tmp_path / "bench", bi_rounds=2)
 
@@ -57,6 +60,36 @@ def test_tiny_benchmark_prints_every_row(tmp_path, caplog):
     logged_steps = [message.split(" | ")[0].removeprefix("measured: ") for message in logged]
     assert sorted(logged_steps) == sorted(steps)
     assert logged_steps[-2:] == steps[3:5]
+
+    # stopped before the pandas peer, the run resumes from its log and measures only the peer
+    stopped = "\n".join(logged[:-2])
+    earlier = rows_logged(stopped)
+    assert earlier.reused() == ["rebuild", "incremental", "landing", "BI"]
+    for measured_already in ("full_rebuild", "incremental", "landing", "bi_latency"):
+        monkeypatch.setattr(bench_run, measured_already, _must_not_run)
+    resumed = run(SIZES["tiny"], tmp_path / "bench", bi_rounds=2, earlier=earlier)
+    assert [row.step for row in resumed] == steps
+    assert [*resumed[:3], *resumed[5:]] == list(earlier.rows)
+    assert resumed[4].met is True  # pandas agrees with the warehouse the first run left
+
+
+def _must_not_run(*args) -> None:
+    raise AssertionError("a step the earlier run measured was measured again")
+
+
+def test_a_logged_row_reads_back_as_it_printed():
+    rows = [
+        Row("full rebuild: dbt build vs floor SQL", "2051.08 s", "1080.49 s", 1.9, "t", True, "5"),
+        Row("dbt start-up (dbt parse)", "2.77 s", "", None, "", None, "225"),
+        Row("landing 9 rows (1 day, 2 symbols)", "1 rows/s", "3 rows/s", 0.02, ">= 0.5", False, ""),
+    ]
+    lines = [f"\r 99% ▕█▏ INFO bench: measured: {' | '.join(row.cells())}" for row in rows]
+    log = "\n".join(lines)
+    assert rows_logged(log).rows == tuple(rows)
+    # a step counts as measured only with all its rows: BI has two, here only one
+    only_alone = rows_logged("measured: BI: alone | p95 9 ms | p50 1 ms |  | t | yes | 1")
+    assert only_alone.of("BI") == []
+    assert only_alone.reused() == []
 
 
 def test_agreement_check_rejects_a_different_total():
