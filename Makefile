@@ -58,8 +58,8 @@ lock: $(BIN)/uv ## Re-resolve requirements.in into the pinned requirements.txt
 dbt-docs: install ## Serve the dbt docs site (written by every refresh) on http://127.0.0.1:8081
 	$(BIN)/python -m include.cryptodw.cli docs --serve
 
-bench: install ## Benchmark dbt vs a hand-written SQL floor and pandas: make bench SIZE=tiny|month|year|2y
-	$(BIN)/python -m bench.run --size $(SIZE)
+bench: install ## Benchmark dbt vs a hand-written SQL floor and pandas: make bench SIZE=tiny|month|year|2y [RESUME=<log of a stopped run>]
+	$(BIN)/python -m bench.run --size $(SIZE) $(if $(RESUME),--resume $(RESUME))
 
 bench-smoke: install ## The benchmark at tiny size as a test alone (`make test` runs it too)
 	$(BIN)/python -m pytest -m bench tests/bench
