@@ -20,9 +20,11 @@ create or replace temp macro raw(venue, dataset) as
 create or replace temp macro undated(symbol) as
     regexp_replace(symbol, '-[0-9]{2}[A-Z]{3}[0-9]{2}$', '');
 
--- Sums whose bits do not depend on the order rows arrive in: exact 128-bit decimal sums; over
--- the instruments of one asset at one instant, the value itself when there is one.
-create or replace temp macro exact_sum(x) as sum(x::decimal(38, 10))::double;
+-- Sums whose bits do not depend on the order rows arrive in: exact 128-bit decimal sums (of the
+-- rows where `condition` holds, like dbt's exact_sum(where=...)); over the instruments of one
+-- asset at one instant, the value itself when there is one.
+create or replace temp macro exact_sum(x, condition := true) as
+    sum(case when condition then x::decimal(38, 10) end)::double;
 create or replace temp macro instrument_sum(x) as
     case when count(*) = 1 then any_value(x) else exact_sum(x) end;
 
@@ -319,15 +321,11 @@ per_day as (
         liquidation_date,
         exchange_id,
         base_asset,
-        sum(notional_usd::decimal(38, 10))
-            filter (where position_side = 'long') as long_usd,
-        sum(notional_usd::decimal(38, 10))
-            filter (where position_side = 'short') as short_usd,
-        sum(notional_usd::decimal(38, 10)) as total_usd,
-        sum(qty_coin::decimal(38, 10))
-            filter (where position_side = 'long') as long_coin,
-        sum(qty_coin::decimal(38, 10))
-            filter (where position_side = 'short') as short_coin,
+        exact_sum(notional_usd, condition := position_side = 'long') as long_usd,
+        exact_sum(notional_usd, condition := position_side = 'short') as short_usd,
+        exact_sum(notional_usd) as total_usd,
+        exact_sum(qty_coin, condition := position_side = 'long') as long_coin,
+        exact_sum(qty_coin, condition := position_side = 'short') as short_coin,
         count(*) filter (where position_side = 'long') as long_count,
         count(*) filter (where position_side = 'short') as short_count,
         count(*) as total_count,
